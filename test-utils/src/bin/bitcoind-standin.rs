@@ -1,0 +1,2 @@
+//! Standalone Bitcoin Core regtest stand-in.
+fn main() {}
