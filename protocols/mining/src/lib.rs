@@ -2,6 +2,8 @@
 //! trees, targets, coinbase construction, extranonce allocation, vardiff and channel state.
 #![deny(missing_docs)]
 
+pub mod coinbase;
+pub mod extranonce;
 pub mod hash;
 pub mod header;
 pub mod merkle;
