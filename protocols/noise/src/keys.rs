@@ -40,6 +40,9 @@ pub enum KeyError {
     /// The configured public key does not belong to the configured secret key.
     #[error("public key does not match the secret key")]
     Mismatch,
+    /// The configured certificate is malformed or not signed for this key by the authority.
+    #[error("certificate: {0}")]
+    Certificate(#[from] CertificateError),
 }
 
 /// Encodes an x-only public key as base58check(`[1, 0]` || key).
@@ -147,6 +150,30 @@ impl ServerKeys {
             static_secret,
             CertificateSource::Preissued(certificate),
         ))
+    }
+
+    /// [`Self::from_authority`] from SRI-style config strings (`authority_public_key`,
+    /// `authority_secret_key`, `cert_validity_sec`).
+    pub fn from_authority_strings(
+        authority_public: &str,
+        authority_secret: &str,
+        cert_validity: Duration,
+    ) -> Result<Self, KeyError> {
+        let authority = decode_authority_keypair(authority_public, authority_secret)?;
+        Ok(Self::from_authority(authority, cert_validity))
+    }
+
+    /// [`Self::with_certificate`] from the strings `sv2-keys certificate` prints
+    /// (`authority_public_key`, `server_secret_key`, `server_certificate`).
+    pub fn from_preissued_strings(
+        authority_public: &str,
+        server_secret: &str,
+        certificate_hex: &str,
+    ) -> Result<Self, KeyError> {
+        let authority = decode_public_key(authority_public)?;
+        let secret = decode_secret_key(server_secret)?;
+        let cert = SignatureNoiseMessage::from_hex(certificate_hex)?;
+        Ok(Self::with_certificate(&secret, cert, &authority)?)
     }
 
     fn with_source(static_secret: &SecretKey, certificate: CertificateSource) -> Self {
@@ -301,6 +328,48 @@ mod tests {
         assert_eq!(keys.certificate_at(12345), cert);
         let other_static = generate_secret_key();
         assert!(ServerKeys::with_certificate(&other_static, cert, &auth_pk).is_err());
+    }
+
+    #[test]
+    fn server_keys_from_config_strings() {
+        let keys = ServerKeys::from_authority_strings(
+            SRI_AUTHORITY_PUBLIC,
+            SRI_AUTHORITY_SECRET,
+            Duration::from_secs(3600),
+        )
+        .unwrap();
+        let auth = decode_public_key(SRI_AUTHORITY_PUBLIC).unwrap();
+        keys.certificate_at(500)
+            .verify(&keys.static_public_key(), &auth, 500)
+            .unwrap();
+        assert_eq!(
+            ServerKeys::from_authority_strings(
+                SRI_AUTHORITY_PUBLIC,
+                &encode_secret_key(&generate_secret_key()),
+                Duration::from_secs(1)
+            )
+            .unwrap_err(),
+            KeyError::Mismatch
+        );
+
+        let authority =
+            decode_authority_keypair(SRI_AUTHORITY_PUBLIC, SRI_AUTHORITY_SECRET).unwrap();
+        let (secret, cert) = issue_certificate(&authority, 10, Duration::from_secs(10));
+        let keys = ServerKeys::from_preissued_strings(
+            SRI_AUTHORITY_PUBLIC,
+            &encode_secret_key(&secret),
+            &cert.to_hex(),
+        )
+        .unwrap();
+        assert_eq!(keys.certificate_at(0), cert);
+        assert!(matches!(
+            ServerKeys::from_preissued_strings(
+                SRI_AUTHORITY_PUBLIC,
+                &encode_secret_key(&generate_secret_key()),
+                &cert.to_hex(),
+            ),
+            Err(KeyError::Certificate(CertificateError::BadSignature))
+        ));
     }
 
     #[test]
