@@ -905,10 +905,7 @@ impl Node {
     pub fn mine_block(&mut self, with_mempool: bool) -> Result<BlockHash, NodeError> {
         let mut template = self.build_template();
         if !with_mempool {
-            template.txs.clear();
-            template.coinbase_value = block_subsidy(template.height);
-            template.witness_commitment =
-                witness_commitment_script(&witness_commitment_for(std::iter::empty()));
+            template = template.without_transactions();
         }
         let extranonce = self.next_extranonce();
         let block = template.assemble(&self.settings.coinbase_script.clone(), &extranonce);

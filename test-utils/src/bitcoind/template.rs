@@ -15,7 +15,8 @@ use bitcoin::{
 };
 use serde_json::Value;
 
-use super::validation::bip34_prefix;
+use super::params::block_subsidy;
+use super::validation::{bip34_prefix, witness_commitment_for, witness_commitment_script};
 
 /// One transaction of a template.
 #[derive(Debug, Clone)]
@@ -161,6 +162,17 @@ impl BlockTemplate {
             witness_commitment,
             longpollid: str_field(v, "longpollid")?.to_owned(),
         })
+    }
+
+    /// The same template without transactions: subsidy only, empty-block witness commitment.
+    pub fn without_transactions(&self) -> Self {
+        let commitment = witness_commitment_for(std::iter::empty());
+        Self {
+            txs: Vec::new(),
+            coinbase_value: block_subsidy(self.height),
+            witness_commitment: witness_commitment_script(&commitment),
+            ..self.clone()
+        }
     }
 
     /// Sum of the template transactions' fees.

@@ -314,12 +314,16 @@ impl TxFactory {
     }
 
     /// `count` transactions of mixed kinds in an order where parents come first; about a third
-    /// spend outputs of earlier ones in the batch, sometimes two outputs of the same parent.
+    /// (and at least one, if `count >= 2`) spend outputs of earlier ones in the batch,
+    /// sometimes two outputs of the same parent.
     pub fn batch(&mut self, count: usize) -> Vec<FabricatedTx> {
         let mut out: Vec<FabricatedTx> = Vec::with_capacity(count);
         let mut unspent: Vec<(usize, u32)> = Vec::new();
-        for _ in 0..count {
-            let make_child = !unspent.is_empty() && self.rng.gen_bool(0.35);
+        let mut children = 0;
+        for i in 0..count {
+            // At least one child per batch of two or more, so `depends` is always exercised.
+            let force = i + 1 == count && children == 0;
+            let make_child = !unspent.is_empty() && (force || self.rng.gen_bool(0.35));
             let fabricated = if make_child {
                 let take = self.rng.gen_range(1..=2).min(unspent.len());
                 let mut picks = Vec::with_capacity(take);
@@ -330,7 +334,10 @@ impl TxFactory {
                 let refs: Vec<(&FabricatedTx, u32)> =
                     picks.iter().map(|&(p, v)| (&out[p], v)).collect();
                 match self.spending(&refs) {
-                    Ok(tx) => tx,
+                    Ok(tx) => {
+                        children += 1;
+                        tx
+                    }
                     Err(_) => {
                         let kind = self.random_kind();
                         self.independent(kind)
@@ -418,5 +425,13 @@ mod tests {
             }
         }
         assert!(children > 0);
+        for seed in 0..50 {
+            let batch = TxFactory::with_seed(seed).batch(2);
+            assert_eq!(
+                batch[1].tx.input[0].previous_output.txid,
+                batch[0].txid(),
+                "a batch always has a child"
+            );
+        }
     }
 }
