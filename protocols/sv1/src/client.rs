@@ -137,7 +137,12 @@ impl ClientMethod {
                 extranonce2: params::hex_bytes(req(p, 2, "extranonce2")?).at("extranonce2")?,
                 ntime: params::hex_u32(req(p, 3, "ntime")?).at("ntime")?,
                 nonce: params::hex_u32(req(p, 4, "nonce")?).at("nonce")?,
-                version_bits: opt_with(opt(p, 5), "version_bits", params::hex_u32)?,
+                // Some firmware sends "" in the sixth slot when it is not rolling.
+                version_bits: opt_with(
+                    opt(p, 5).filter(|v| !matches!(v, Val::Str(s) if s.is_empty())),
+                    "version_bits",
+                    params::hex_u32,
+                )?,
             }),
             other => ClientMethod::Other {
                 method: other.to_owned(),
@@ -284,6 +289,18 @@ mod tests {
         };
         assert_eq!(s.version_bits, Some(0x1fffe000));
         assert_eq!(s.nonce, 0xb2957c02);
+
+        let r = parse_client_line(
+            r#"{"id":6,"method":"mining.submit","params":["w","1","ab","504e86ed","b2957c02",""]}"#,
+        )
+        .unwrap();
+        assert!(matches!(
+            r.method,
+            ClientMethod::Submit(Submit {
+                version_bits: None,
+                ..
+            })
+        ));
     }
 
     #[test]

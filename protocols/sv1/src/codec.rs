@@ -24,7 +24,10 @@ pub const DEFAULT_MAX_LINE_LEN: usize = 32 * 1024;
 /// A line longer than `max_line_len` bytes (counted before the `\n`) yields
 /// [`Sv1Error::LineTooLong`] as soon as that many bytes are buffered; the
 /// codec then discards input up to the next newline, so buffering never
-/// exceeds the limit. Encodes any [`OutgoingMessage`] as one JSON line.
+/// exceeds the limit. A line that is not UTF-8 yields [`Sv1Error::InvalidUtf8`]
+/// after being consumed (as a decoder error this ends a `FramedRead`; the
+/// typed codecs report it inside the item instead). Encodes any
+/// [`OutgoingMessage`] as one JSON line.
 #[derive(Debug, Clone)]
 pub struct Sv1LineCodec {
     max_line_len: usize,

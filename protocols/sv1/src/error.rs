@@ -107,7 +107,9 @@ pub enum Sv1Error {
         /// Id of the message.
         id: Id,
     },
-    /// A response arrived where only requests are expected (server side).
+    /// A response arrived where only requests are expected (server side), e.g.
+    /// a miner answering `client.get_version`; [`crate::parse_server_line`]
+    /// reads the same line as a [`crate::Response`] if the server wants it.
     #[error("expected a request, got a response (id {id})")]
     UnexpectedResponse {
         /// Id of the response.
@@ -164,7 +166,8 @@ impl Sv1Error {
 
     /// True when the byte stream itself is unusable (oversized line, I/O
     /// failure) and the connection should be closed; false when only one
-    /// message was bad and the next line can still be read.
+    /// message was bad and the next line can still be read (with the typed
+    /// codecs, such errors arrive inside the decoded item).
     pub fn is_fatal(&self) -> bool {
         matches!(self, Sv1Error::LineTooLong { .. } | Sv1Error::Io(_))
     }

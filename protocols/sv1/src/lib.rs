@@ -8,7 +8,7 @@
 //! [`Sv1ClientCodec`] and [`ClientRequest`].
 //!
 //! ```
-//! use sv1::{parse_client_line, ClientMethod, Id, OutgoingMessage, Response};
+//! use sv1::{parse_client_line, ClientMethod, OutgoingMessage, Response};
 //!
 //! let req = parse_client_line(
 //!     r#"{"params": ["acct.rig1", "x"], "id": 2, "method": "mining.authorize"}"#,
@@ -17,7 +17,6 @@
 //! assert_eq!(auth.username, "acct.rig1");
 //! let reply = Response::bool(req.id.clone(), true);
 //! assert_eq!(reply.to_line().unwrap(), "{\"id\":2,\"result\":true,\"error\":null}\n");
-//! # let _ = Id::Null;
 //! ```
 
 #![deny(missing_docs)]
