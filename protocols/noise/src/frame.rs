@@ -172,7 +172,9 @@ enum DecodeState {
 /// Receiving half of a transport: an incremental, sans-IO decoder of encrypted SV2 frames.
 ///
 /// Feed it the bytes read from the socket in a [`BytesMut`]; each call consumes at most one
-/// complete frame and returns its plaintext (header + payload). After any error it refuses
+/// complete frame and returns its plaintext (header + payload). Always pass the same buffer:
+/// once a header is decrypted it stays (in plaintext) at the front of that buffer until the
+/// rest of its frame arrives. After any error it refuses
 /// to continue ([`FrameError::Poisoned`]), since the nonces can no longer be trusted.
 #[derive(Debug)]
 pub struct FrameDecryptor {

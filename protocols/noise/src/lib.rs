@@ -46,6 +46,8 @@ pub use transport::Transport;
 
 /// Re-export of the secp256k1 version used in this API (`bitcoin`'s).
 pub use bitcoin::secp256k1;
+/// Re-export of the `bytes` crate whose `Bytes`/`BytesMut` appear in this API.
+pub use bytes;
 
 /// Size of handshake act 1 (initiator -> responder): one ElligatorSwift key.
 pub const ACT1_SIZE: usize = primitives::ELLSWIFT_ENCODING_SIZE;
