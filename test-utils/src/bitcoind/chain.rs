@@ -167,7 +167,7 @@ pub enum ChainStart {
     /// The regtest genesis block.
     Genesis,
     /// A foreign tip.
-    Anchor(ChainAnchor),
+    Anchor(Box<ChainAnchor>),
 }
 
 /// Errors of the node's control operations.
@@ -308,6 +308,7 @@ impl Node {
                 }
             }
             ChainStart::Anchor(anchor) => {
+                let anchor = *anchor;
                 if let Some(block) = &anchor.block {
                     if block.block_hash() != anchor.hash {
                         return Err(NodeError::AnchorMismatch {
@@ -605,10 +606,12 @@ impl Node {
 
     // ----- templates -----
 
-    /// The current template, reusing the cached one if only the mempool changed within the cache window.
-    pub fn block_template(&mut self) -> Arc<BlockTemplate> {
+    /// The current template. With `use_cache`, the previous template is returned if the tip is
+    /// unchanged and it is younger than the cache window (Core keeps serving it for 5 s after a
+    /// mempool-only change). Long-poll answers pass `false`: they must show what woke them.
+    pub fn block_template(&mut self, use_cache: bool) -> Arc<BlockTemplate> {
         let tip = self.tip_entry().hash;
-        if let Some(cached) = &self.cache {
+        if let Some(cached) = self.cache.as_ref().filter(|_| use_cache) {
             if cached.template.prev_hash == tip
                 && cached.built_at.elapsed() < self.settings.template_cache
             {

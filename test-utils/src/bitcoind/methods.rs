@@ -357,14 +357,16 @@ async fn getblocktemplate(
             "getblocktemplate must be called with the segwit rule set (call with {\"rules\": [\"segwit\"]})",
         ));
     }
+    let mut use_cache = true;
     if let Some(lp) = request.get("longpollid").filter(|v| !v.is_null()) {
         let (hash, counter) = match lp.as_str() {
             Some(s) => parse_longpollid(s)?,
             None => shared.with_node(|n| (n.tip().hash, n.mempool_updates())),
         };
         wait_longpoll(shared, hash, counter).await;
+        use_cache = false;
     }
-    let template = shared.with_node(|n| n.block_template());
+    let template = shared.with_node(|n| n.block_template(use_cache));
     to_raw(&GbtResult::new(&template))
 }
 

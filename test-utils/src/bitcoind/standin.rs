@@ -138,7 +138,7 @@ impl StandIn {
             template_cache: config.template_cache,
             mock_time: Some(config.mock_time.unwrap_or(fixture.curtime)),
         };
-        let mut node = Node::new(ChainStart::Anchor(fixture.anchor), settings)?;
+        let mut node = Node::new(ChainStart::Anchor(Box::new(fixture.anchor)), settings)?;
         for (tx, fee, sigops) in fixture.mempool {
             node.add_mempool_tx(tx, fee, Some(sigops))
                 .map_err(NodeError::from)?;
