@@ -66,6 +66,8 @@ pub mod mining;
 pub mod template_distribution;
 pub mod tokio_codec;
 
+/// Re-export of the `bytes` crate used in this crate's API (`Bytes`, `BytesMut`, `BufMut`).
+pub use bytes;
 pub use common::CommonMessage;
 pub use error::CodecError;
 pub use framing::{Frame, Header, HEADER_LEN, MAX_PAYLOAD_LEN};

@@ -132,6 +132,27 @@ macro_rules! protocol_enum {
                 }
             }
 
+            /// Decodes a payload of `msg_type` and wraps it with `wrap` in one step (avoids
+            /// moving the decoded value through several `Result`/`Option` layers, which is
+            /// measurable for the small hot messages). Unknown types yield
+            /// [`CodecError::UnknownMessageType`]($crate::CodecError::UnknownMessageType).
+            #[inline]
+            pub(crate) fn decode_as<T>(
+                protocol: $crate::Protocol,
+                msg_type: u8,
+                payload: &[u8],
+                wrap: impl FnOnce(Self) -> T,
+            ) -> Result<T, $crate::CodecError> {
+                match msg_type {
+                    $(
+                        $msg_type => Ok(wrap(Self::$variant(
+                            <$variant as $crate::Sv2Message>::decode_payload(payload)?,
+                        ))),
+                    )*
+                    _ => Err($crate::CodecError::UnknownMessageType { protocol, msg_type }),
+                }
+            }
+
             /// Whether `msg_type` belongs to this enum.
             pub fn is_known(msg_type: u8) -> bool {
                 matches!(msg_type, $( $msg_type )|*)

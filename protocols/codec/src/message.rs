@@ -110,20 +110,26 @@ impl Message {
             });
         }
         let msg_type = header.msg_type;
-        if let Some(m) = CommonMessage::decode(msg_type, payload)? {
-            return Ok(Message::Common(m));
+        if CommonMessage::is_known(msg_type) {
+            return CommonMessage::decode_as(protocol, msg_type, payload, Message::Common);
         }
-        let decoded = match protocol {
-            Protocol::Mining => MiningMessage::decode(msg_type, payload)?.map(Message::Mining),
-            Protocol::TemplateDistribution => {
-                TemplateDistributionMessage::decode(msg_type, payload)?
-                    .map(Message::TemplateDistribution)
+        match protocol {
+            Protocol::Mining => {
+                MiningMessage::decode_as(protocol, msg_type, payload, Message::Mining)
             }
-            Protocol::JobDeclaration => {
-                JobDeclarationMessage::decode(msg_type, payload)?.map(Message::JobDeclaration)
-            }
-        };
-        decoded.ok_or(CodecError::UnknownMessageType { protocol, msg_type })
+            Protocol::TemplateDistribution => TemplateDistributionMessage::decode_as(
+                protocol,
+                msg_type,
+                payload,
+                Message::TemplateDistribution,
+            ),
+            Protocol::JobDeclaration => JobDeclarationMessage::decode_as(
+                protocol,
+                msg_type,
+                payload,
+                Message::JobDeclaration,
+            ),
+        }
     }
 }
 
