@@ -60,6 +60,7 @@ pub(crate) const fn schedule_plus_k(block: &Block) -> [u32; 64] {
 }
 
 /// `W + K` for [`PAD_AFTER_64`], the padding block of every merkle node hash.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 pub(crate) const PAD_AFTER_64_WK: [u32; 64] = schedule_plus_k(&PAD_AFTER_64);
 
 /// Which SHA-256 implementation the share hashers use.
