@@ -10,3 +10,4 @@ pub mod merkle;
 pub mod sha256d;
 pub mod share;
 pub mod target;
+pub mod vardiff;
