@@ -1,0 +1,610 @@
+//! Pool configuration (TOML), validated at start with errors that name the key and the fix.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// A configuration problem: which key, what is wrong, how to fix it.
+#[derive(Debug, thiserror::Error)]
+#[error("config key `{key}`: {problem}. Fix: {fix}")]
+pub struct ConfigError {
+    /// Dotted key path, e.g. `bitcoind.url`.
+    pub key: String,
+    /// What is wrong.
+    pub problem: String,
+    /// How to fix it.
+    pub fix: String,
+}
+
+impl ConfigError {
+    fn new(key: &str, problem: impl Into<String>, fix: impl Into<String>) -> Self {
+        ConfigError {
+            key: key.to_owned(),
+            problem: problem.into(),
+            fix: fix.into(),
+        }
+    }
+}
+
+/// Whole pool configuration file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PoolConfig {
+    /// Listening socket, keys and identity.
+    pub server: ServerConfig,
+    /// The node templates come from and blocks go to.
+    pub bitcoind: BitcoindConfig,
+    /// Coinbase outputs paying the treasury.
+    #[serde(default)]
+    pub payout: Vec<PayoutConfig>,
+    /// Share difficulty and job settings.
+    #[serde(default)]
+    pub mining: MiningConfig,
+    /// Protection against misbehaving clients.
+    #[serde(default)]
+    pub limits: LimitsConfig,
+    /// Prometheus endpoint.
+    #[serde(default)]
+    pub metrics: MetricsConfig,
+    /// Work accounting.
+    #[serde(default)]
+    pub accounting: AccountingConfig,
+}
+
+/// `[server]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// SV2 listening address, e.g. `0.0.0.0:34254`.
+    pub listen: SocketAddr,
+    /// Authority public key (base58check, as printed by `sv2-keys authority`).
+    pub authority_public_key: String,
+    /// Authority secret key (base58check); the pool signs its certificate with it.
+    pub authority_secret_key: String,
+    /// Validity of the certificate presented to each client, seconds.
+    #[serde(default = "default_cert_validity")]
+    pub cert_validity_secs: u64,
+    /// Text put in every coinbase scriptSig, e.g. `/MyPool/`.
+    #[serde(default = "default_pool_tag")]
+    pub pool_tag: String,
+    /// Id of this pool node (0..=255) when several nodes share a ledger; folded into extranonce prefixes.
+    #[serde(default)]
+    pub node_id: u8,
+}
+
+/// `[bitcoind]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BitcoindConfig {
+    /// RPC URL, e.g. `http://127.0.0.1:8332`.
+    pub url: String,
+    /// RPC user (with `password`), or leave out and set `cookie_file`.
+    #[serde(default)]
+    pub user: Option<String>,
+    /// RPC password.
+    #[serde(default)]
+    pub password: Option<String>,
+    /// Path to the node's `.cookie` file.
+    #[serde(default)]
+    pub cookie_file: Option<PathBuf>,
+    /// Further nodes that also receive every found block (URL with user:password or cookie).
+    #[serde(default)]
+    pub submit_also: Vec<SecondaryNode>,
+    /// Fallback poll interval when long polling is unavailable, milliseconds.
+    #[serde(default = "default_poll_ms")]
+    pub poll_interval_ms: u64,
+    /// Minimum time between two jobs on the same tip (fee refreshes), seconds.
+    #[serde(default = "default_fee_refresh")]
+    pub min_fee_refresh_secs: u64,
+    /// Timeout of ordinary RPC calls, seconds.
+    #[serde(default = "default_rpc_timeout")]
+    pub rpc_timeout_secs: u64,
+}
+
+/// One entry of `[[bitcoind.submit_also]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecondaryNode {
+    /// RPC URL.
+    pub url: String,
+    /// RPC user.
+    #[serde(default)]
+    pub user: Option<String>,
+    /// RPC password.
+    #[serde(default)]
+    pub password: Option<String>,
+    /// Cookie file.
+    #[serde(default)]
+    pub cookie_file: Option<PathBuf>,
+}
+
+/// One `[[payout]]` entry: a treasury output of the coinbase.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PayoutConfig {
+    /// Bitcoin address of the node's network.
+    pub address: String,
+    /// Relative weight of this output in the coinbase value (the last output takes rounding remainders).
+    #[serde(default = "one")]
+    pub weight: u32,
+    /// Treasury account name in the ledger (defaults to the address).
+    #[serde(default)]
+    pub account: Option<String>,
+}
+
+/// `[mining]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MiningConfig {
+    /// Vardiff aim: seconds between shares per channel.
+    #[serde(default = "default_share_interval")]
+    pub share_interval_secs: f64,
+    /// Difficulty a new channel starts at when the client's nominal hashrate is unknown.
+    #[serde(default = "default_initial_diff")]
+    pub initial_difficulty: f64,
+    /// Lowest difficulty vardiff may set.
+    #[serde(default = "default_min_diff")]
+    pub min_difficulty: f64,
+    /// Highest difficulty vardiff may set.
+    #[serde(default = "default_max_diff")]
+    pub max_difficulty: f64,
+    /// BIP320 bits miners may roll, hex (default `1fffe000`).
+    #[serde(default = "default_version_mask")]
+    pub version_rolling_mask: String,
+    /// Total extranonce bytes in the coinbase (prefix we assign + bytes the client rolls).
+    #[serde(default = "default_extranonce_size")]
+    pub extranonce_size: u8,
+    /// Extranonce bytes left to extended-channel clients (translators subdivide them).
+    #[serde(default = "default_client_extranonce")]
+    pub client_extranonce_size: u8,
+    /// Send one SubmitShares.Success per this many accepted shares on a channel...
+    #[serde(default = "default_batch_shares")]
+    pub share_ack_batch: u32,
+    /// ...or after this many milliseconds, whichever comes first.
+    #[serde(default = "default_batch_ms")]
+    pub share_ack_interval_ms: u64,
+}
+
+/// `[limits]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Seconds a client has to complete the Noise handshake.
+    #[serde(default = "default_handshake_timeout")]
+    pub handshake_timeout_secs: u64,
+    /// Seconds a client has to send SetupConnection after the handshake.
+    #[serde(default = "default_setup_timeout")]
+    pub setup_timeout_secs: u64,
+    /// Channels one connection may open.
+    #[serde(default = "default_max_channels")]
+    pub max_channels_per_connection: u32,
+    /// Simultaneous connections from one IP address.
+    #[serde(default = "default_max_per_ip")]
+    pub max_connections_per_ip: u32,
+    /// Total simultaneous connections.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: u32,
+    /// Invalid shares per minute on one connection before it is closed.
+    #[serde(default = "default_invalid_per_min")]
+    pub max_invalid_shares_per_minute: u32,
+    /// Largest SV2 frame payload accepted, bytes.
+    #[serde(default = "default_max_frame")]
+    pub max_frame_bytes: usize,
+}
+
+/// `[metrics]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// HTTP address of `/metrics` (and the dashboard); empty string disables it.
+    #[serde(default = "default_metrics_listen")]
+    pub listen: String,
+}
+
+/// `[accounting]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountingConfig {
+    /// Seconds between flushes of aggregated work to the work sink.
+    #[serde(default = "default_flush_secs")]
+    pub flush_interval_secs: u64,
+}
+
+fn default_cert_validity() -> u64 {
+    3600
+}
+fn default_pool_tag() -> String {
+    "/sv2-pool/".into()
+}
+fn default_poll_ms() -> u64 {
+    1000
+}
+fn default_fee_refresh() -> u64 {
+    30
+}
+fn default_rpc_timeout() -> u64 {
+    10
+}
+fn one() -> u32 {
+    1
+}
+fn default_share_interval() -> f64 {
+    5.0
+}
+fn default_initial_diff() -> f64 {
+    1024.0
+}
+fn default_min_diff() -> f64 {
+    0.001
+}
+fn default_max_diff() -> f64 {
+    1e15
+}
+fn default_version_mask() -> String {
+    "1fffe000".into()
+}
+fn default_extranonce_size() -> u8 {
+    16
+}
+fn default_client_extranonce() -> u8 {
+    8
+}
+fn default_batch_shares() -> u32 {
+    16
+}
+fn default_batch_ms() -> u64 {
+    100
+}
+fn default_handshake_timeout() -> u64 {
+    10
+}
+fn default_setup_timeout() -> u64 {
+    10
+}
+fn default_max_channels() -> u32 {
+    1024
+}
+fn default_max_per_ip() -> u32 {
+    100_000
+}
+fn default_max_connections() -> u32 {
+    200_000
+}
+fn default_invalid_per_min() -> u32 {
+    600
+}
+fn default_max_frame() -> usize {
+    1 << 20
+}
+fn default_metrics_listen() -> String {
+    "127.0.0.1:9184".into()
+}
+fn default_flush_secs() -> u64 {
+    5
+}
+
+impl Default for MiningConfig {
+    fn default() -> Self {
+        MiningConfig {
+            share_interval_secs: default_share_interval(),
+            initial_difficulty: default_initial_diff(),
+            min_difficulty: default_min_diff(),
+            max_difficulty: default_max_diff(),
+            version_rolling_mask: default_version_mask(),
+            extranonce_size: default_extranonce_size(),
+            client_extranonce_size: default_client_extranonce(),
+            share_ack_batch: default_batch_shares(),
+            share_ack_interval_ms: default_batch_ms(),
+        }
+    }
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            handshake_timeout_secs: default_handshake_timeout(),
+            setup_timeout_secs: default_setup_timeout(),
+            max_channels_per_connection: default_max_channels(),
+            max_connections_per_ip: default_max_per_ip(),
+            max_connections: default_max_connections(),
+            max_invalid_shares_per_minute: default_invalid_per_min(),
+            max_frame_bytes: default_max_frame(),
+        }
+    }
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            listen: default_metrics_listen(),
+        }
+    }
+}
+
+impl Default for AccountingConfig {
+    fn default() -> Self {
+        AccountingConfig {
+            flush_interval_secs: default_flush_secs(),
+        }
+    }
+}
+
+impl PoolConfig {
+    /// Reads, parses and validates a config file.
+    pub fn load(path: &Path) -> Result<PoolConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigError::new(
+                "(file)",
+                format!("cannot read {}: {e}", path.display()),
+                "pass an existing file with --config",
+            )
+        })?;
+        Self::parse(&text)
+    }
+
+    /// Parses and validates config text.
+    pub fn parse(text: &str) -> Result<PoolConfig, ConfigError> {
+        let cfg: PoolConfig = toml::from_str(text).map_err(|e| {
+            ConfigError::new(
+                "(syntax)",
+                e.to_string(),
+                "see deploy/pool.example.toml for every key with its meaning",
+            )
+        })?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// The version-rolling mask as a number.
+    pub fn version_mask(&self) -> u32 {
+        u32::from_str_radix(
+            self.mining.version_rolling_mask.trim_start_matches("0x"),
+            16,
+        )
+        .unwrap_or(0x1fff_e000)
+    }
+
+    /// Node authentication of the primary node.
+    pub fn node_auth(&self) -> node_rpc::NodeAuth {
+        auth_of(
+            &self.bitcoind.user,
+            &self.bitcoind.password,
+            &self.bitcoind.cookie_file,
+        )
+    }
+
+    /// Connection settings of the primary node.
+    pub fn node_config(&self) -> node_rpc::NodeConfig {
+        node_rpc::NodeConfig {
+            url: self.bitcoind.url.clone(),
+            auth: self.node_auth(),
+            timeout: Duration::from_secs(self.bitcoind.rpc_timeout_secs),
+            longpoll_timeout: Duration::from_secs(120),
+        }
+    }
+
+    /// Connection settings of the secondary submit-only nodes.
+    pub fn secondary_node_configs(&self) -> Vec<node_rpc::NodeConfig> {
+        self.bitcoind
+            .submit_also
+            .iter()
+            .map(|n| node_rpc::NodeConfig {
+                url: n.url.clone(),
+                auth: auth_of(&n.user, &n.password, &n.cookie_file),
+                timeout: Duration::from_secs(self.bitcoind.rpc_timeout_secs),
+                longpoll_timeout: Duration::from_secs(120),
+            })
+            .collect()
+    }
+
+    /// Checks every value; the first problem found is returned.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        check_auth(
+            "bitcoind",
+            &self.bitcoind.user,
+            &self.bitcoind.password,
+            &self.bitcoind.cookie_file,
+        )?;
+        check_url("bitcoind.url", &self.bitcoind.url)?;
+        for (i, n) in self.bitcoind.submit_also.iter().enumerate() {
+            let key = format!("bitcoind.submit_also[{i}]");
+            check_url(&format!("{key}.url"), &n.url)?;
+            check_auth(&key, &n.user, &n.password, &n.cookie_file)?;
+        }
+        if self.bitcoind.poll_interval_ms < 10 {
+            return Err(ConfigError::new(
+                "bitcoind.poll_interval_ms",
+                "below 10 ms",
+                "use 100..5000",
+            ));
+        }
+        if self.payout.is_empty() {
+            return Err(ConfigError::new(
+                "payout",
+                "no [[payout]] entry: the coinbase would pay nobody",
+                "add [[payout]] with address = \"<treasury address>\"",
+            ));
+        }
+        for (i, p) in self.payout.iter().enumerate() {
+            if p.weight == 0 {
+                return Err(ConfigError::new(
+                    &format!("payout[{i}].weight"),
+                    "is 0",
+                    "use a positive integer weight or remove the entry",
+                ));
+            }
+            if p.address
+                .parse::<bitcoin::Address<bitcoin::address::NetworkUnchecked>>()
+                .is_err()
+            {
+                return Err(ConfigError::new(
+                    &format!("payout[{i}].address"),
+                    format!("`{}` is not a bitcoin address", p.address),
+                    "use an address of the node's network (bc1..., tb1..., bcrt1...)",
+                ));
+            }
+        }
+        let pool_tag_max =
+            100 - 4 /* BIP34 height */ - 2 /* pushes */ - self.mining.extranonce_size as usize;
+        if self.server.pool_tag.len() > pool_tag_max.min(64) {
+            return Err(ConfigError::new(
+                "server.pool_tag",
+                format!("{} bytes long", self.server.pool_tag.len()),
+                format!("keep it at most {} bytes", pool_tag_max.min(64)),
+            ));
+        }
+        let m = &self.mining;
+        if !(m.share_interval_secs.is_finite() && m.share_interval_secs >= 0.1) {
+            return Err(ConfigError::new(
+                "mining.share_interval_secs",
+                "must be a number >= 0.1",
+                "use e.g. 5.0",
+            ));
+        }
+        if !(m.min_difficulty > 0.0 && m.min_difficulty <= m.max_difficulty) {
+            return Err(ConfigError::new(
+                "mining.min_difficulty",
+                "must be > 0 and <= mining.max_difficulty",
+                "use e.g. min_difficulty = 0.001, max_difficulty = 1e15",
+            ));
+        }
+        if !(m.initial_difficulty >= m.min_difficulty && m.initial_difficulty <= m.max_difficulty) {
+            return Err(ConfigError::new(
+                "mining.initial_difficulty",
+                "outside [min_difficulty, max_difficulty]",
+                "pick a value between the two",
+            ));
+        }
+        if u32::from_str_radix(m.version_rolling_mask.trim_start_matches("0x"), 16).is_err() {
+            return Err(ConfigError::new(
+                "mining.version_rolling_mask",
+                "not a hex u32",
+                "use e.g. \"1fffe000\" (BIP320)",
+            ));
+        }
+        if !(8..=32).contains(&m.extranonce_size) {
+            return Err(ConfigError::new(
+                "mining.extranonce_size",
+                "must be 8..=32 bytes",
+                "use 16",
+            ));
+        }
+        if m.client_extranonce_size < 2 || m.client_extranonce_size + 4 > m.extranonce_size {
+            return Err(ConfigError::new(
+                "mining.client_extranonce_size",
+                "must be >= 2 and leave at least 4 bytes of mining.extranonce_size for the pool's prefix",
+                "use e.g. extranonce_size = 16, client_extranonce_size = 8",
+            ));
+        }
+        if m.share_ack_batch == 0 {
+            return Err(ConfigError::new(
+                "mining.share_ack_batch",
+                "is 0",
+                "use 1 (ack every share) or more",
+            ));
+        }
+        let l = &self.limits;
+        for (key, v) in [
+            ("limits.handshake_timeout_secs", l.handshake_timeout_secs),
+            ("limits.setup_timeout_secs", l.setup_timeout_secs),
+            (
+                "limits.max_channels_per_connection",
+                l.max_channels_per_connection as u64,
+            ),
+            (
+                "limits.max_connections_per_ip",
+                l.max_connections_per_ip as u64,
+            ),
+            ("limits.max_connections", l.max_connections as u64),
+        ] {
+            if v == 0 {
+                return Err(ConfigError::new(key, "is 0", "use a positive value"));
+            }
+        }
+        if !(1024..=(1 << 24) - 1).contains(&l.max_frame_bytes) {
+            return Err(ConfigError::new(
+                "limits.max_frame_bytes",
+                "must be between 1024 and 16777215",
+                "use 1048576",
+            ));
+        }
+        if !self.metrics.listen.is_empty() && self.metrics.listen.parse::<SocketAddr>().is_err() {
+            return Err(ConfigError::new(
+                "metrics.listen",
+                format!("`{}` is not ip:port", self.metrics.listen),
+                "use e.g. \"127.0.0.1:9184\", or \"\" to disable",
+            ));
+        }
+        if self.accounting.flush_interval_secs == 0 {
+            return Err(ConfigError::new(
+                "accounting.flush_interval_secs",
+                "is 0",
+                "use e.g. 5",
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn auth_of(
+    user: &Option<String>,
+    password: &Option<String>,
+    cookie: &Option<PathBuf>,
+) -> node_rpc::NodeAuth {
+    match (user, password, cookie) {
+        (Some(u), Some(p), _) => node_rpc::NodeAuth::UserPass {
+            user: u.clone(),
+            password: p.clone(),
+        },
+        (_, _, Some(c)) => node_rpc::NodeAuth::CookieFile(c.clone()),
+        _ => node_rpc::NodeAuth::UserPass {
+            user: String::new(),
+            password: String::new(),
+        },
+    }
+}
+
+fn check_auth(
+    key: &str,
+    user: &Option<String>,
+    password: &Option<String>,
+    cookie: &Option<PathBuf>,
+) -> Result<(), ConfigError> {
+    match (user, password, cookie) {
+        (Some(_), Some(_), None) | (None, None, Some(_)) => Ok(()),
+        (Some(_), None, _) => Err(ConfigError::new(
+            &format!("{key}.password"),
+            "user given without password",
+            "add password = \"...\" (rpcpassword of the node)",
+        )),
+        (None, Some(_), _) => Err(ConfigError::new(
+            &format!("{key}.user"),
+            "password given without user",
+            "add user = \"...\" (rpcuser of the node)",
+        )),
+        (Some(_), Some(_), Some(_)) => Err(ConfigError::new(
+            &format!("{key}.cookie_file"),
+            "both user/password and cookie_file are set",
+            "keep one of the two",
+        )),
+        (None, None, None) => Err(ConfigError::new(
+            &format!("{key}.cookie_file"),
+            "no credentials",
+            "set cookie_file = \"/path/to/.bitcoin/.cookie\" or user + password",
+        )),
+    }
+}
+
+fn check_url(key: &str, url: &str) -> Result<(), ConfigError> {
+    if url.starts_with("http://") && url.len() > "http://".len() {
+        Ok(())
+    } else {
+        Err(ConfigError::new(
+            key,
+            format!("`{url}` is not an http:// URL"),
+            "use e.g. \"http://127.0.0.1:8332\" (Core's RPC speaks plain HTTP; tunnel it for remote nodes)",
+        ))
+    }
+}

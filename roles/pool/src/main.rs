@@ -1,0 +1,93 @@
+//! `sv2-pool` command line: run the pool, check a config, or run the loopback demo.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use pool::accounting::{LogSink, WorkSink};
+use pool::config::PoolConfig;
+
+#[derive(Parser)]
+#[command(
+    name = "sv2-pool",
+    version,
+    about = "Stratum V2 mining pool: templates from your bitcoind, jobs to SV2 miners over Noise, every share validated, blocks submitted"
+)]
+struct Cli {
+    /// Config file (TOML); see deploy/pool.example.toml.
+    #[arg(long, short, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the pool (the default when no subcommand is given).
+    Run,
+    /// Validate the config file and exit.
+    CheckConfig,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    pool::telemetry::init_logging("info");
+    let Some(path) = cli.config.clone() else {
+        eprintln!("error: --config <FILE> is required (see deploy/pool.example.toml)");
+        return ExitCode::from(2);
+    };
+    let cfg = match PoolConfig::load(&path) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {}: {e}", path.display());
+            return ExitCode::from(2);
+        }
+    };
+    match cli.command.unwrap_or(Command::Run) {
+        Command::CheckConfig => {
+            println!("{}: ok", path.display());
+            ExitCode::SUCCESS
+        }
+        Command::Run => run(cfg),
+    }
+}
+
+fn run(cfg: PoolConfig) -> ExitCode {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    rt.block_on(async move {
+        if !cfg.metrics.listen.is_empty() {
+            match cfg.metrics.listen.parse() {
+                Ok(addr) => {
+                    if let Err(e) = pool::telemetry::init_metrics(addr) {
+                        eprintln!("error: {e}");
+                        return ExitCode::FAILURE;
+                    }
+                    tracing::info!(%addr, "Prometheus metrics on /metrics");
+                }
+                Err(_) => return ExitCode::from(2),
+            }
+        }
+        let sink: Arc<dyn WorkSink> = Arc::new(LogSink);
+        let handle = match pool::start_pool(cfg, sink).await {
+            Ok(h) => h,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutting down");
+        handle.shutdown();
+        ExitCode::SUCCESS
+    })
+}

@@ -1,0 +1,274 @@
+//! Wiring: node client, template source, job builder, block submitter, accounting flush and
+//! the SV2 listener, started as tokio tasks.
+
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use dashmap::DashMap;
+use node_rpc::NodeClient;
+use sv2_mining::extranonce::ExtranonceAllocator;
+use sv2_mining::vardiff::VardiffConfig;
+use sv2_noise::ServerKeys;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+use crate::accounting::{WorkAggregator, WorkSink};
+use crate::block::BlockSubmitter;
+use crate::config::PoolConfig;
+use crate::jobs::{build_job, payout_scripts, CoinbaseSettings, PoolJob};
+use crate::server::{serve, Shared};
+use crate::session::{ChannelAllocator, SessionSettings};
+use crate::template::{NodeState, TemplateSource, TemplateTiming};
+
+/// Why the pool could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Bad configuration value.
+    #[error("{0}")]
+    Config(String),
+    /// The node could not be used.
+    #[error("bitcoind: {0}")]
+    Node(String),
+    /// The listening socket could not be opened.
+    #[error("cannot listen on {addr}: {detail}")]
+    Listen {
+        /// Address.
+        addr: SocketAddr,
+        /// Error.
+        detail: String,
+    },
+}
+
+/// A running pool.
+pub struct PoolHandle {
+    /// Address the SV2 listener is bound to.
+    pub local_addr: SocketAddr,
+    /// Node state as seen by the template source.
+    pub node_state: watch::Receiver<NodeState>,
+    /// Latest job.
+    pub jobs: watch::Receiver<Option<Arc<PoolJob>>>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl PoolHandle {
+    /// Stops every task of the pool.
+    pub fn shutdown(&self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+
+    /// Waits until the first job exists (or the timeout passes); true if it does.
+    pub async fn wait_for_job(&mut self, timeout: Duration) -> bool {
+        let fut = async {
+            loop {
+                if self.jobs.borrow_and_update().is_some() {
+                    return true;
+                }
+                if self.jobs.changed().await.is_err() {
+                    return false;
+                }
+            }
+        };
+        tokio::time::timeout(timeout, fut).await.unwrap_or(false)
+    }
+}
+
+impl Drop for PoolHandle {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// Settings of the mining sessions from the config.
+pub fn session_settings(cfg: &PoolConfig) -> SessionSettings {
+    let m = &cfg.mining;
+    SessionSettings {
+        version_mask: cfg.version_mask(),
+        vardiff: VardiffConfig {
+            target_share_interval_ms: (m.share_interval_secs * 1000.0) as u64,
+            min_difficulty: m.min_difficulty,
+            max_difficulty: m.max_difficulty,
+            ..VardiffConfig::default()
+        },
+        initial_difficulty: m.initial_difficulty,
+        max_channels: cfg.limits.max_channels_per_connection,
+        ack_batch: m.share_ack_batch,
+        ack_interval_ms: m.share_ack_interval_ms,
+        max_invalid_per_minute: cfg.limits.max_invalid_shares_per_minute,
+        max_ntime_ahead_secs: 7200,
+    }
+}
+
+/// Starts the pool: checks the node (network of the payout addresses, version), then spawns
+/// every task. Returns once the listener is bound; jobs flow as soon as the node answers.
+pub async fn start_pool(
+    cfg: PoolConfig,
+    sink: Arc<dyn WorkSink>,
+) -> Result<PoolHandle, StartError> {
+    let authority = sv2_noise::decode_authority_keypair(
+        &cfg.server.authority_public_key,
+        &cfg.server.authority_secret_key,
+    )
+    .map_err(|e| {
+        StartError::Config(format!(
+            "config keys `server.authority_public_key` / `server.authority_secret_key`: {e}. Fix: generate a pair with `sv2-keys authority`"
+        ))
+    })?;
+    let keys = ServerKeys::from_authority(
+        authority,
+        Duration::from_secs(cfg.server.cert_validity_secs),
+    );
+
+    let node = NodeClient::new(cfg.node_config()).map_err(|e| StartError::Node(e.to_string()))?;
+    let secondaries = cfg
+        .secondary_node_configs()
+        .into_iter()
+        .map(NodeClient::new)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| StartError::Node(e.to_string()))?;
+
+    // The payout addresses must belong to the node's network: ask the node (retrying while it starts).
+    let mut delay = Duration::from_millis(200);
+    let info = loop {
+        match node.blockchain_info().await {
+            Ok(i) => break i,
+            Err(e) if e.is_transient() && delay < Duration::from_secs(5) => {
+                tracing::warn!(error = %e, "waiting for bitcoind");
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+            }
+            Err(e) => return Err(StartError::Node(e.to_string())),
+        }
+    };
+    let network = info
+        .network()
+        .ok_or_else(|| StartError::Node(format!("unknown chain `{}`", info.chain)))?;
+    if let Ok(n) = node.network_info().await {
+        tracing::info!(version = n.version, subversion = %n.subversion, chain = %info.chain, height = info.blocks, "connected to bitcoind");
+    }
+    let payouts = payout_scripts(&cfg.payout, network).map_err(StartError::Config)?;
+    let settings = CoinbaseSettings {
+        pool_tag: cfg.server.pool_tag.as_bytes().to_vec(),
+        extranonce_len: cfg.mining.extranonce_size as usize,
+        payouts,
+    };
+    let extranonce = ExtranonceAllocator::for_pool(
+        cfg.server.node_id as u64,
+        1,
+        (cfg.mining.extranonce_size - cfg.mining.client_extranonce_size - 1) as usize,
+        cfg.mining.client_extranonce_size as usize,
+        cfg.mining.extranonce_size as usize,
+    )
+    .map_err(|e| StartError::Config(format!("config key `mining.extranonce_size`: {e}")))?;
+    let allocator = Arc::new(ChannelAllocator::new(extranonce));
+
+    let listener = TcpListener::bind(cfg.server.listen)
+        .await
+        .map_err(|e| StartError::Listen {
+            addr: cfg.server.listen,
+            detail: e.to_string(),
+        })?;
+    let local_addr = listener.local_addr().map_err(|e| StartError::Listen {
+        addr: cfg.server.listen,
+        detail: e.to_string(),
+    })?;
+
+    let mut tasks = Vec::new();
+    let (source, mut templates, node_state) = TemplateSource::new(
+        node.clone(),
+        TemplateTiming {
+            poll_interval: Duration::from_millis(cfg.bitcoind.poll_interval_ms),
+            min_fee_refresh: Duration::from_secs(cfg.bitcoind.min_fee_refresh_secs),
+        },
+    );
+    tasks.push(tokio::spawn(source.run()));
+
+    // Template -> job
+    let (jobs_tx, jobs_rx) = watch::channel::<Option<Arc<PoolJob>>>(None);
+    {
+        let allocator = allocator.clone();
+        tasks.push(tokio::spawn(async move {
+            while templates.changed().await.is_ok() {
+                let update = templates.borrow_and_update().clone();
+                let Some(update) = update else { continue };
+                match build_job(&update, &settings) {
+                    Ok(job) => {
+                        if job.new_tip {
+                            allocator.on_new_prev_hash();
+                        }
+                        metrics::histogram!("pool_job_build_seconds")
+                            .record(update.received_at.elapsed().as_secs_f64());
+                        let _ = jobs_tx.send(Some(Arc::new(job)));
+                    }
+                    Err(e) => {
+                        metrics::counter!("pool_job_build_errors_total").increment(1);
+                        tracing::error!(error = %e, "cannot build a job from the template");
+                    }
+                }
+            }
+        }));
+    }
+
+    // Block submission
+    let (sol_tx, mut sol_rx) = mpsc::channel(256);
+    {
+        let submitter = BlockSubmitter::new(node.clone(), secondaries, sink.clone());
+        tasks.push(tokio::spawn(async move {
+            while let Some(sol) = sol_rx.recv().await {
+                let s = submitter.clone();
+                tokio::spawn(async move {
+                    let _ = s.submit(sol).await;
+                });
+            }
+        }));
+    }
+
+    // Accounting flush
+    let work = Arc::new(WorkAggregator::new());
+    {
+        let work = work.clone();
+        let sink = sink.clone();
+        let every = Duration::from_secs(cfg.accounting.flush_interval_secs);
+        tasks.push(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let batch = work.drain();
+                if batch.is_empty() {
+                    continue;
+                }
+                let sink = sink.clone();
+                let res = tokio::task::spawn_blocking(move || sink.record_work(&batch)).await;
+                if !matches!(res, Ok(Ok(()))) {
+                    metrics::counter!("pool_work_flush_errors_total").increment(1);
+                    tracing::error!("work flush failed");
+                }
+            }
+        }));
+    }
+
+    let shared = Arc::new(Shared {
+        session: session_settings(&cfg),
+        config: cfg,
+        keys,
+        jobs: jobs_rx.clone(),
+        solutions: sol_tx,
+        work,
+        per_ip: DashMap::new(),
+        connections: AtomicU32::new(0),
+        allocator,
+    });
+    tasks.push(tokio::spawn(serve(listener, shared)));
+    tracing::info!(%local_addr, "SV2 pool listening");
+    Ok(PoolHandle {
+        local_addr,
+        node_state,
+        jobs: jobs_rx,
+        tasks,
+    })
+}

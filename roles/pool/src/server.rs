@@ -1,0 +1,298 @@
+//! TCP listener and per-connection tasks: Noise handshake, SetupConnection, then the
+//! [`crate::session::MiningSession`] state machine driven by frames, jobs and a timer.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use dashmap::DashMap;
+use sv2_codec::common::{error_codes, mining_flags, SetupConnectionError, SetupConnectionSuccess};
+use sv2_codec::{CommonMessage, Frame, Message, Protocol};
+use sv2_noise::ServerKeys;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch};
+
+use crate::accounting::WorkAggregator;
+use crate::block::BlockSolution;
+use crate::config::PoolConfig;
+use crate::jobs::PoolJob;
+use crate::session::{MiningSession, SessionSettings};
+
+/// Everything connection tasks share.
+pub struct Shared {
+    /// Configuration.
+    pub config: PoolConfig,
+    /// Noise static key and certificate source.
+    pub keys: ServerKeys,
+    /// Latest job (None until the node delivered a template).
+    pub jobs: watch::Receiver<Option<Arc<PoolJob>>>,
+    /// Where block candidates go.
+    pub solutions: mpsc::Sender<BlockSolution>,
+    /// Accepted-work aggregation.
+    pub work: Arc<WorkAggregator>,
+    /// Session settings derived from the config.
+    pub session: SessionSettings,
+    /// Live connections per remote IP.
+    pub per_ip: DashMap<IpAddr, u32>,
+    /// Live connections in total.
+    pub connections: AtomicU32,
+    /// Channel id / extranonce allocation shared by all connections.
+    pub allocator: Arc<crate::session::ChannelAllocator>,
+}
+
+struct ConnGuard {
+    shared: Arc<Shared>,
+    ip: IpAddr,
+}
+
+impl Drop for ConnGuard {
+    fn drop(&mut self) {
+        self.shared.connections.fetch_sub(1, Ordering::Relaxed);
+        if let Some(mut n) = self.shared.per_ip.get_mut(&self.ip) {
+            *n = n.saturating_sub(1);
+        }
+        self.shared.per_ip.remove_if(&self.ip, |_, n| *n == 0);
+        metrics::gauge!("pool_connections").decrement(1.0);
+    }
+}
+
+/// Accepts connections forever.
+pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
+    loop {
+        let (tcp, peer) = match listener.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                // EMFILE and friends: wait a little instead of spinning.
+                tracing::warn!(error = %e, "accept failed");
+                metrics::counter!("pool_accept_errors_total").increment(1);
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let limits = &shared.config.limits;
+        if shared.connections.load(Ordering::Relaxed) >= limits.max_connections {
+            metrics::counter!("pool_connections_refused_total", "reason" => "max_connections")
+                .increment(1);
+            continue;
+        }
+        {
+            let mut n = shared.per_ip.entry(peer.ip()).or_insert(0);
+            if *n >= limits.max_connections_per_ip {
+                metrics::counter!("pool_connections_refused_total", "reason" => "max_per_ip")
+                    .increment(1);
+                continue;
+            }
+            *n += 1;
+        }
+        shared.connections.fetch_add(1, Ordering::Relaxed);
+        metrics::gauge!("pool_connections").increment(1.0);
+        let guard = ConnGuard {
+            shared: shared.clone(),
+            ip: peer.ip(),
+        };
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let _guard = guard;
+            if let Err(e) = handle(tcp, peer, shared).await {
+                tracing::debug!(%peer, error = %e, "connection closed");
+            }
+        });
+    }
+}
+
+/// Why a connection ended.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnError {
+    /// Handshake failed or timed out.
+    #[error("handshake: {0}")]
+    Handshake(String),
+    /// No SetupConnection in time.
+    #[error("no SetupConnection within the setup timeout")]
+    SetupTimeout,
+    /// The client asked for something we do not serve.
+    #[error("setup refused: {0}")]
+    SetupRefused(&'static str),
+    /// Transport error.
+    #[error("transport: {0}")]
+    Transport(String),
+    /// Undecodable frame.
+    #[error("bad frame: {0}")]
+    Codec(String),
+    /// The session decided to close (limits, protocol violation).
+    #[error("closed by pool: {0}")]
+    Closed(String),
+}
+
+async fn handle(tcp: TcpStream, peer: SocketAddr, shared: Arc<Shared>) -> Result<(), ConnError> {
+    let _ = tcp.set_nodelay(true);
+    let limits = &shared.config.limits;
+    let conn = match sv2_noise::accept(
+        tcp,
+        &shared.keys,
+        Duration::from_secs(limits.handshake_timeout_secs),
+    )
+    .await
+    {
+        Ok(c) => c,
+        Err(e) => {
+            metrics::counter!("pool_handshake_failures_total").increment(1);
+            return Err(ConnError::Handshake(e.to_string()));
+        }
+    };
+    let (mut reader, mut writer) = conn.into_split();
+    reader.set_max_payload_len(limits.max_frame_bytes);
+
+    // SetupConnection
+    let first = tokio::time::timeout(
+        Duration::from_secs(limits.setup_timeout_secs),
+        reader.recv(),
+    )
+    .await
+    .map_err(|_| ConnError::SetupTimeout)?
+    .map_err(|e| ConnError::Transport(e.to_string()))?
+    .ok_or(ConnError::SetupTimeout)?;
+    let frame = Frame::from_bytes(first).map_err(|e| ConnError::Codec(e.to_string()))?;
+    let setup = match Message::from_frame(Protocol::Mining, &frame) {
+        Ok(Message::Common(CommonMessage::SetupConnection(s))) => s,
+        Ok(_) | Err(_) => {
+            metrics::counter!("pool_bad_frames_total", "stage" => "setup").increment(1);
+            return Err(ConnError::SetupRefused(
+                "first message is not SetupConnection",
+            ));
+        }
+    };
+    let refuse = |flags: u32, code: &'static str| {
+        Message::from(SetupConnectionError {
+            flags,
+            error_code: code.to_owned(),
+        })
+    };
+    let reply = if setup.protocol != Protocol::Mining {
+        Err(refuse(0, error_codes::UNSUPPORTED_PROTOCOL))
+    } else if setup.negotiate_version(2, 2).is_none() {
+        Err(refuse(0, error_codes::PROTOCOL_VERSION_MISMATCH))
+    } else if setup.flags & mining_flags::REQUIRES_WORK_SELECTION != 0 {
+        // Custom jobs need a job declarator token: served once the JD server exists.
+        Err(refuse(
+            mining_flags::REQUIRES_WORK_SELECTION,
+            error_codes::UNSUPPORTED_FEATURE_FLAGS,
+        ))
+    } else {
+        // We accept version rolling and standard jobs; echo nothing we would require.
+        Ok(Message::from(SetupConnectionSuccess {
+            used_version: 2,
+            flags: 0,
+        }))
+    };
+    let mut out = BytesMut::with_capacity(256);
+    match reply {
+        Ok(ok) => {
+            ok.encode_frame(&mut out)
+                .map_err(|e| ConnError::Codec(e.to_string()))?;
+            writer
+                .send(&out)
+                .await
+                .map_err(|e| ConnError::Transport(e.to_string()))?;
+        }
+        Err(err) => {
+            err.encode_frame(&mut out)
+                .map_err(|e| ConnError::Codec(e.to_string()))?;
+            let _ = writer.send(&out).await;
+            return Err(ConnError::SetupRefused("setup refused"));
+        }
+    }
+    tracing::debug!(%peer, vendor = %setup.vendor, firmware = %setup.firmware, flags = setup.flags, "mining connection set up");
+
+    let mut session = MiningSession::new(
+        shared.session.clone(),
+        shared.allocator.clone(),
+        shared.work.clone(),
+        setup.flags,
+    );
+    let mut jobs = shared.jobs.clone();
+    // Jobs already published are sent when a channel opens; only later changes are pushed here.
+    jobs.borrow_and_update();
+    let mut tick = tokio::time::interval(Duration::from_millis(
+        shared.session.ack_interval_ms.max(10),
+    ));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut outbox: Vec<Message> = Vec::new();
+    let result = loop {
+        tokio::select! {
+            biased;
+            changed = jobs.changed() => {
+                if changed.is_err() { break Ok(()); }
+                let job = jobs.borrow_and_update().clone();
+                if let Some(job) = job {
+                    session.on_job(&job, &mut outbox);
+                }
+            }
+            frame = reader.recv() => {
+                let bytes = match frame {
+                    Ok(Some(b)) => b,
+                    Ok(None) => break Ok(()),
+                    Err(e) => break Err(ConnError::Transport(e.to_string())),
+                };
+                let frame = match Frame::from_bytes(bytes) {
+                    Ok(f) => f,
+                    Err(e) => {
+                        metrics::counter!("pool_bad_frames_total", "stage" => "mining").increment(1);
+                        break Err(ConnError::Codec(e.to_string()));
+                    }
+                };
+                let msg = match Message::from_frame(Protocol::Mining, &frame) {
+                    Ok(m) => m,
+                    Err(e) => {
+                        metrics::counter!("pool_bad_frames_total", "stage" => "mining").increment(1);
+                        break Err(ConnError::Codec(e.to_string()));
+                    }
+                };
+                let current = shared.jobs.borrow().clone();
+                let mut solutions = Vec::new();
+                if let Err(reason) = session.on_message(msg, current.as_ref(), Instant::now(), &mut outbox, &mut solutions) {
+                    // flush what we have (e.g. error replies) then close
+                    let _ = flush(&mut writer, &mut outbox, &mut out).await;
+                    break Err(ConnError::Closed(reason));
+                }
+                for s in solutions {
+                    if shared.solutions.try_send(s).is_err() {
+                        tracing::error!("block solution queue full: solution dropped");
+                        metrics::counter!("pool_solutions_dropped_total").increment(1);
+                    }
+                }
+            }
+            _ = tick.tick() => {
+                session.on_tick(Instant::now(), &mut outbox);
+            }
+        }
+        if !outbox.is_empty() {
+            if let Err(e) = flush(&mut writer, &mut outbox, &mut out).await {
+                break Err(e);
+            }
+        }
+    };
+    session.close();
+    result
+}
+
+async fn flush<W: tokio::io::AsyncWrite + Unpin>(
+    writer: &mut sv2_noise::NoiseWriter<W>,
+    outbox: &mut Vec<Message>,
+    buf: &mut BytesMut,
+) -> Result<(), ConnError> {
+    for m in outbox.drain(..) {
+        buf.clear();
+        m.encode_frame(buf)
+            .map_err(|e| ConnError::Codec(e.to_string()))?;
+        writer
+            .feed(&buf[..])
+            .await
+            .map_err(|e| ConnError::Transport(e.to_string()))?;
+    }
+    writer
+        .flush()
+        .await
+        .map_err(|e| ConnError::Transport(e.to_string()))
+}

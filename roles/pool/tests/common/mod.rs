@@ -1,0 +1,184 @@
+//! Shared fixtures of the pool's end-to-end tests: a bitcoind stand-in, a pool on loopback,
+//! and a small SV2 client that speaks through the real Noise transport.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bitcoin::secp256k1::{Keypair, Secp256k1, SecretKey};
+use bitcoin::{Address, CompressedPublicKey, Network, ScriptBuf};
+use bytes::BytesMut;
+use pool::accounting::MemorySink;
+use pool::config::PoolConfig;
+use pool::PoolHandle;
+use sv2_codec::common::SetupConnection;
+use sv2_codec::{Frame, Message, Protocol};
+use sv2_noise::secp256k1::XOnlyPublicKey;
+use test_utils::bitcoind::{StandIn, StandInConfig};
+use tokio::net::TcpStream;
+
+/// A running stand-in and pool.
+pub struct Env {
+    pub standin: StandIn,
+    pub pool: PoolHandle,
+    pub authority: XOnlyPublicKey,
+    pub payout_script: ScriptBuf,
+    pub sink: Arc<MemorySink>,
+}
+
+fn regtest_address(seed: u8) -> Address {
+    let secp = Secp256k1::new();
+    let sk = SecretKey::from_slice(&[seed; 32]).expect("valid constant key");
+    let pk = CompressedPublicKey(sk.public_key(&secp));
+    Address::p2wpkh(&pk, Network::Regtest)
+}
+
+/// Pool config text for a stand-in at `url`; `extra` is appended (TOML tables).
+pub fn pool_config(
+    url: &str,
+    authority_pub: &str,
+    authority_secret: &str,
+    address: &str,
+    mining_extra: &str,
+) -> String {
+    format!(
+        r#"
+[server]
+listen = "127.0.0.1:0"
+authority_public_key = "{authority_pub}"
+authority_secret_key = "{authority_secret}"
+pool_tag = "/e2e-test/"
+
+[bitcoind]
+url = "{url}"
+user = "pool"
+password = "poolpass"
+poll_interval_ms = 100
+min_fee_refresh_secs = 1
+
+[[payout]]
+address = "{address}"
+
+[mining]
+share_ack_batch = 1
+share_ack_interval_ms = 20
+{mining_extra}
+
+[metrics]
+listen = ""
+"#
+    )
+}
+
+/// Starts a stand-in (with `premine` blocks) and a pool on it.
+pub async fn start(premine: u32, mining_extra: &str) -> Env {
+    let standin = StandIn::start(StandInConfig {
+        premine,
+        ..StandInConfig::default()
+    })
+    .await
+    .expect("stand-in starts");
+    let secp = Secp256k1::new();
+    let kp = Keypair::new(&secp, &mut bitcoin::secp256k1::rand::thread_rng());
+    let (xonly, _) = kp.x_only_public_key();
+    let pub_s = sv2_noise::encode_public_key(&xonly);
+    let sec_s = sv2_noise::encode_secret_key(&kp.secret_key());
+    let address = regtest_address(7);
+    let text = pool_config(
+        &standin.url(),
+        &pub_s,
+        &sec_s,
+        &address.to_string(),
+        mining_extra,
+    );
+    let cfg = PoolConfig::parse(&text).expect("config valid");
+    let sink = Arc::new(MemorySink::default());
+    let mut pool = pool::start_pool(cfg, sink.clone())
+        .await
+        .expect("pool starts");
+    assert!(
+        pool.wait_for_job(Duration::from_secs(10)).await,
+        "pool got a job"
+    );
+    Env {
+        standin,
+        pool,
+        authority: xonly,
+        payout_script: address.script_pubkey(),
+        sink,
+    }
+}
+
+/// Minimal SV2 mining client over Noise.
+pub struct Client {
+    pub conn: sv2_noise::NoiseConnection,
+    buf: BytesMut,
+}
+
+impl Client {
+    /// Connects and completes the Noise handshake.
+    pub async fn connect(env: &Env) -> Client {
+        let tcp = TcpStream::connect(env.pool.local_addr).await.expect("tcp");
+        let conn = sv2_noise::connect(tcp, env.authority, Duration::from_secs(5))
+            .await
+            .expect("handshake");
+        Client {
+            conn,
+            buf: BytesMut::new(),
+        }
+    }
+
+    /// Sends a message.
+    pub async fn send(&mut self, m: impl Into<Message>) {
+        self.buf.clear();
+        m.into().encode_frame(&mut self.buf).expect("encode");
+        self.conn.send(&self.buf[..]).await.expect("send");
+    }
+
+    /// Next message (panics after 10 s).
+    pub async fn recv(&mut self) -> Message {
+        let bytes = tokio::time::timeout(Duration::from_secs(10), self.conn.recv())
+            .await
+            .expect("message within 10 s")
+            .expect("transport ok")
+            .expect("connection open");
+        let frame = Frame::from_bytes(bytes).expect("frame");
+        Message::from_frame(Protocol::Mining, &frame).expect("decodes")
+    }
+
+    /// Next message that `f` accepts, skipping others.
+    pub async fn recv_until<T>(&mut self, mut f: impl FnMut(Message) -> Option<T>) -> T {
+        loop {
+            if let Some(t) = f(self.recv().await) {
+                return t;
+            }
+        }
+    }
+
+    /// SetupConnection for the Mining protocol, expecting success.
+    pub async fn setup(&mut self, flags: u32) {
+        self.send(setup_msg(flags)).await;
+        match self.recv().await {
+            Message::Common(sv2_codec::CommonMessage::SetupConnectionSuccess(s)) => {
+                assert_eq!(s.used_version, 2)
+            }
+            other => panic!("expected SetupConnection.Success, got {other:?}"),
+        }
+    }
+}
+
+/// A SetupConnection message for the Mining protocol.
+pub fn setup_msg(flags: u32) -> SetupConnection {
+    SetupConnection {
+        protocol: Protocol::Mining,
+        min_version: 2,
+        max_version: 2,
+        flags,
+        endpoint_host: "127.0.0.1".into(),
+        endpoint_port: 0,
+        vendor: "e2e".into(),
+        hardware_version: "cpu".into(),
+        firmware: "test".into(),
+        device_id: "t1".into(),
+    }
+}
