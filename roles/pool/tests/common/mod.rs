@@ -78,6 +78,24 @@ pub async fn start(premine: u32, mining_extra: &str) -> Env {
     })
     .await
     .expect("stand-in starts");
+    let env = start_on(standin, mining_extra).await;
+    let mut pool_jobs = env.pool.jobs.clone();
+    let got = tokio::time::timeout(Duration::from_secs(10), async {
+        while pool_jobs.borrow_and_update().is_none() {
+            if pool_jobs.changed().await.is_err() {
+                return false;
+            }
+        }
+        true
+    })
+    .await
+    .unwrap_or(false);
+    assert!(got, "pool got a job");
+    env
+}
+
+/// Starts a pool on an existing stand-in without waiting for a job.
+pub async fn start_on(standin: StandIn, mining_extra: &str) -> Env {
     let secp = Secp256k1::new();
     let kp = Keypair::new(&secp, &mut bitcoin::secp256k1::rand::thread_rng());
     let (xonly, _) = kp.x_only_public_key();
@@ -93,13 +111,9 @@ pub async fn start(premine: u32, mining_extra: &str) -> Env {
     );
     let cfg = PoolConfig::parse(&text).expect("config valid");
     let sink = Arc::new(MemorySink::default());
-    let mut pool = pool::start_pool(cfg, sink.clone())
+    let pool = pool::start_pool(cfg, sink.clone())
         .await
         .expect("pool starts");
-    assert!(
-        pool.wait_for_job(Duration::from_secs(10)).await,
-        "pool got a job"
-    );
     Env {
         standin,
         pool,
