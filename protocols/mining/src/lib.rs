@@ -2,6 +2,7 @@
 //! trees, targets, coinbase construction, extranonce allocation, vardiff and channel state.
 #![deny(missing_docs)]
 
+pub mod channel;
 pub mod coinbase;
 pub mod extranonce;
 pub mod hash;

@@ -20,14 +20,15 @@
 //!   checkpoints, not at every poll, keeps noise from accumulating into false adjustments; as
 //!   shares accumulate the estimate tightens and changes become rare.
 //! * **Change detection.** Two Poisson CUSUM detectors compare share arrivals with the rate
-//!   expected from the estimate (before `min_reference_shares` shares, with the target rate at
-//!   the current difficulty): one tuned for a rise by `cusum_up_ratio`, one for a fall to
+//!   expected from the estimate (before the first change and before `min_reference_shares`
+//!   shares, with the target rate at the current difficulty): one tuned for a rise by `cusum_up_ratio`, one for a fall to
 //!   `cusum_down_ratio`. An alarm means the hashrate changed (or the initial difficulty was a bad
 //!   guess): the estimation window restarts from the detector's change-point estimate (the
 //!   segment since its last reset, keeping at most `alarm_prior_shares` of weight) and the
 //!   difficulty jumps there in one step. A segment without shares (silent miner) yields the
 //!   median-unbiased estimate, `ln 2` shares over its exposure. Until the first change, and while
 //!   no share came since the last one, the fall detector uses the lower `startup_threshold`.
+//!   Alarms are latched when they happen (between polls) and handled at the next poll.
 //!
 //! Results are clamped to `[min_difficulty, max_difficulty]` and to `max_step_factor` per step.
 //! With the defaults (one share per 6 s), simulations at 10 TH/s to 1 PH/s converge from a
@@ -274,6 +275,8 @@ pub struct Vardiff {
     down: Cusum,
     /// Window share count at which the next refinement test runs.
     next_checkpoint: f64,
+    /// Detector alarm waiting for the next poll: the segment since the change point.
+    alarm: Option<Window>,
     /// Time up to which exposure has been accounted.
     clock_ms: u64,
     adjustments: u32,
@@ -304,6 +307,7 @@ impl Vardiff {
             up,
             down,
             next_checkpoint: first_checkpoint,
+            alarm: None,
             clock_ms: now_ms,
             adjustments: 0,
             last_share_ms: None,
@@ -359,6 +363,7 @@ impl Vardiff {
         self.up.share(weight);
         self.down.share(weight);
         self.last_share_ms = Some(self.clock_ms);
+        self.latch_alarm();
     }
 
     /// Forces a difficulty at `now_ms` (e.g. the downstream lowered its maximum target). The
@@ -373,28 +378,11 @@ impl Vardiff {
     /// Evaluates the controller at `now_ms`; returns the new difficulty if it changed.
     pub fn poll(&mut self, now_ms: u64) -> Option<f64> {
         self.advance(now_ms);
-        // Until the first change, while the estimate is thin, the initial difficulty is only a
-        // guess: react to smaller evidence of a too high difficulty (a too low one floods shares
-        // and is caught quickly anyway).
-        // A window without any share (a silent start, or silence since the last change) gets
-        // the same treatment, so a far too high difficulty comes down in a few quick steps.
-        let startup = ((self.adjustments == 0
-            && self.window.shares < self.cfg.min_reference_shares as f64)
-            || self.window.shares == 0.0)
-            .then_some(self.cfg.startup_threshold);
-        let alarm = if self.up.alarmed(None) {
-            // Rise: the lead-in before the segment's first share mostly predates it.
-            Some(
-                self.up
-                    .segment
-                    .since_first_share()
-                    .unwrap_or(self.up.segment),
-            )
-        } else if self.down.alarmed(startup) {
-            Some(self.down.segment)
-        } else {
-            None
-        };
+        // A detector still in alarm offers the longest segment; else one that crossed its
+        // threshold since the last poll.
+        let latched = self.alarm.take();
+        self.latch_alarm();
+        let alarm = self.alarm.take().or(latched);
         let interval = self.cfg.target_share_interval_ms as f64;
         if let Some(segment) = alarm {
             // The rate changed: forget the history before the change point, and let the
@@ -448,6 +436,36 @@ impl Vardiff {
         change
     }
 
+    /// Records the first detector alarm since the last poll, with the segment it rests on, so
+    /// that a detector crossing its threshold between polls is not lost.
+    fn latch_alarm(&mut self) {
+        if self.alarm.is_some() {
+            return;
+        }
+        // Until the first change, while the estimate is thin, the initial difficulty is only a
+        // guess: react to smaller evidence of a too high difficulty (a too low one floods shares
+        // and is caught quickly anyway). A window without any share (silence since the last
+        // change) gets the same treatment, so a far too high difficulty comes down in a few
+        // quick steps.
+        let startup = ((self.adjustments == 0
+            && self.window.shares < self.cfg.min_reference_shares as f64)
+            || self.window.shares == 0.0)
+            .then_some(self.cfg.startup_threshold);
+        self.alarm = if self.up.alarmed(None) {
+            // Rise: the lead-in before the segment's first share mostly predates it.
+            Some(
+                self.up
+                    .segment
+                    .since_first_share()
+                    .unwrap_or(self.up.segment),
+            )
+        } else if self.down.alarmed(startup) {
+            Some(self.down.segment)
+        } else {
+            None
+        };
+    }
+
     /// Estimated hashrate (H/s) from the estimation window; `None` before a share.
     pub fn hashrate_estimate(&self) -> Option<f64> {
         self.window.rate().map(|r| r * 1000.0 * HASHES_PER_DIFF1)
@@ -472,10 +490,18 @@ impl Vardiff {
     }
 
     /// Reference work rate (difficulty per ms) the detectors test against: the estimate once it
-    /// rests on enough shares, the target rate at the current difficulty before.
+    /// rests on enough shares (after the first change), the target rate at the current
+    /// difficulty before.
     fn reference_rate(&self) -> f64 {
+        // Before the first change the question is whether the initial difficulty is right,
+        // so the detectors test against the target rate.
         match self.window.rate() {
-            Some(rate) if self.window.shares >= self.cfg.min_reference_shares as f64 => rate,
+            Some(rate)
+                if self.adjustments > 0
+                    && self.window.shares >= self.cfg.min_reference_shares as f64 =>
+            {
+                rate
+            }
             _ => self.difficulty / self.cfg.target_share_interval_ms as f64,
         }
     }
@@ -492,6 +518,7 @@ impl Vardiff {
         self.up.elapse(expected, exposure);
         self.down.elapse(expected, exposure);
         self.clock_ms = now_ms;
+        self.latch_alarm();
     }
 }
 

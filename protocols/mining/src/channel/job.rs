@@ -1,0 +1,225 @@
+//! Jobs as server channels keep them: everything needed to validate shares.
+
+use super::job_store::StoredJob;
+use super::{ChainTip, ChannelError, JobTemplate};
+use crate::coinbase::CoinbaseParts;
+use crate::merkle::merkle_root_from_path;
+use crate::sha256d::sha256d;
+use crate::share::{ExtendedJobHasher, StandardJobHasher};
+use crate::target::Target;
+use std::sync::Arc;
+
+/// Fields every job has.
+#[derive(Debug, Clone)]
+pub(crate) struct JobBase {
+    pub job_id: u32,
+    pub template_id: u64,
+    pub version: u32,
+    pub coinbase: Arc<CoinbaseParts>,
+    /// The channel's extranonce prefix when the job was created.
+    pub extranonce_prefix: Vec<u8>,
+    /// Target in force for this job.
+    pub target: Target,
+    /// Set once the job is mined on a chain tip.
+    pub min_ntime: Option<u32>,
+    /// Network target of that tip.
+    pub network_target: Target,
+}
+
+impl JobBase {
+    fn new(job_id: u32, template: &JobTemplate, prefix: &[u8], target: Target) -> Self {
+        JobBase {
+            job_id,
+            template_id: template.template_id,
+            version: template.version,
+            coinbase: template.coinbase.clone(),
+            extranonce_prefix: prefix.to_vec(),
+            target,
+            min_ntime: None,
+            network_target: Target::ZERO,
+        }
+    }
+}
+
+/// A standard channel's job: fixed merkle root.
+#[derive(Debug, Clone)]
+pub struct StandardJob {
+    pub(crate) base: JobBase,
+    pub(crate) merkle_root: [u8; 32],
+    pub(crate) hasher: Option<StandardJobHasher>,
+}
+
+impl StandardJob {
+    /// Builds the job: the coinbase with the channel's full extranonce prefix, its txid folded up
+    /// the merkle path.
+    pub(crate) fn new(
+        job_id: u32,
+        template: &JobTemplate,
+        extranonce_prefix: &[u8],
+        target: Target,
+    ) -> Result<Self, ChannelError> {
+        let coinbase = template
+            .coinbase
+            .serialize_with(extranonce_prefix)
+            .map_err(|_| ChannelError::ExtranonceLenMismatch {
+                coinbase: template.coinbase.extranonce_len,
+                channel: extranonce_prefix.len(),
+            })?;
+        let txid = sha256d(&coinbase);
+        let merkle_root = merkle_root_from_path(&txid, &template.merkle_path);
+        Ok(StandardJob {
+            base: JobBase::new(job_id, template, extranonce_prefix, target),
+            merkle_root,
+            hasher: None,
+        })
+    }
+
+    /// Starts mining on `tip`.
+    pub(crate) fn activate(&mut self, tip: &ChainTip, network_target: Target) {
+        self.base.min_ntime = Some(tip.min_ntime);
+        self.base.network_target = network_target;
+        self.hasher = Some(StandardJobHasher::new(
+            tip.prev_hash,
+            self.merkle_root,
+            tip.nbits,
+        ));
+    }
+
+    /// Job id.
+    pub fn job_id(&self) -> u32 {
+        self.base.job_id
+    }
+
+    /// Template the job was built from.
+    pub fn template_id(&self) -> u64 {
+        self.base.template_id
+    }
+
+    /// Merkle root.
+    pub fn merkle_root(&self) -> [u8; 32] {
+        self.merkle_root
+    }
+
+    /// Block version.
+    pub fn version(&self) -> u32 {
+        self.base.version
+    }
+
+    /// Target in force for this job.
+    pub fn target(&self) -> Target {
+        self.base.target
+    }
+
+    /// Minimum ntime, once active.
+    pub fn min_ntime(&self) -> Option<u32> {
+        self.base.min_ntime
+    }
+}
+
+impl StoredJob for StandardJob {
+    fn job_id(&self) -> u32 {
+        self.base.job_id
+    }
+}
+
+/// An extended channel's job: the miner completes the coinbase with its extranonce.
+#[derive(Debug, Clone)]
+pub struct ExtendedJob {
+    pub(crate) base: JobBase,
+    pub(crate) merkle_path: Arc<[[u8; 32]]>,
+    pub(crate) version_rolling_allowed: bool,
+    pub(crate) hasher: Option<ExtendedJobHasher>,
+}
+
+impl ExtendedJob {
+    pub(crate) fn new(
+        job_id: u32,
+        template: &JobTemplate,
+        extranonce_prefix: &[u8],
+        rollable_len: usize,
+        version_rolling_allowed: bool,
+        target: Target,
+    ) -> Result<Self, ChannelError> {
+        let full = extranonce_prefix.len() + rollable_len;
+        if template.coinbase.extranonce_len != full {
+            return Err(ChannelError::ExtranonceLenMismatch {
+                coinbase: template.coinbase.extranonce_len,
+                channel: full,
+            });
+        }
+        Ok(ExtendedJob {
+            base: JobBase::new(job_id, template, extranonce_prefix, target),
+            merkle_path: template.merkle_path.clone(),
+            version_rolling_allowed,
+            hasher: None,
+        })
+    }
+
+    /// Starts mining on `tip`.
+    pub(crate) fn activate(&mut self, tip: &ChainTip, network_target: Target) {
+        self.base.min_ntime = Some(tip.min_ntime);
+        self.base.network_target = network_target;
+        let mut fixed =
+            Vec::with_capacity(self.base.coinbase.prefix.len() + self.base.extranonce_prefix.len());
+        fixed.extend_from_slice(&self.base.coinbase.prefix);
+        fixed.extend_from_slice(&self.base.extranonce_prefix);
+        self.hasher = Some(ExtendedJobHasher::new(
+            &fixed,
+            &self.base.coinbase.suffix,
+            &self.merkle_path,
+            tip.prev_hash,
+            tip.nbits,
+        ));
+    }
+
+    /// Bytes of extranonce the miner supplies for this job.
+    pub fn rollable_len(&self) -> usize {
+        self.base.coinbase.extranonce_len - self.base.extranonce_prefix.len()
+    }
+
+    /// Job id.
+    pub fn job_id(&self) -> u32 {
+        self.base.job_id
+    }
+
+    /// Template the job was built from.
+    pub fn template_id(&self) -> u64 {
+        self.base.template_id
+    }
+
+    /// Block version.
+    pub fn version(&self) -> u32 {
+        self.base.version
+    }
+
+    /// Target in force for this job.
+    pub fn target(&self) -> Target {
+        self.base.target
+    }
+
+    /// Minimum ntime, once active.
+    pub fn min_ntime(&self) -> Option<u32> {
+        self.base.min_ntime
+    }
+
+    /// The channel's extranonce prefix when the job was created.
+    pub fn extranonce_prefix(&self) -> &[u8] {
+        &self.base.extranonce_prefix
+    }
+
+    /// The job's coinbase split.
+    pub fn coinbase(&self) -> &Arc<CoinbaseParts> {
+        &self.base.coinbase
+    }
+
+    /// The job's merkle path.
+    pub fn merkle_path(&self) -> &Arc<[[u8; 32]]> {
+        &self.merkle_path
+    }
+}
+
+impl StoredJob for ExtendedJob {
+    fn job_id(&self) -> u32 {
+        self.base.job_id
+    }
+}
