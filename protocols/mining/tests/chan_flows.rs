@@ -725,3 +725,41 @@ fn mismatched_coinbase_and_missing_tip_are_errors() {
     assert!(ExtendedChannel::new(1, vec![0; 33], 0, 0.0, Target::MAX, easy_config(), 0).is_err());
     assert!(ExtendedChannel::new(1, vec![0; 4], 4, 0.0, Target::ZERO, easy_config(), 0).is_err());
 }
+
+#[test]
+fn extranonce_prefix_change_applies_to_new_jobs() {
+    let fx = Fixture::new(840_000);
+    let mut alloc = allocator();
+    let mut ch = extended_channel(&mut alloc);
+    let t = tip(HARD_NBITS, 1);
+    ch.set_chain_tip(t).unwrap();
+    let old_prefix = ch.extranonce_prefix().to_vec();
+    let old = ch.new_job(&fx.template(1, false)).unwrap();
+    let new_prefix = alloc.allocate_extended(8).unwrap().prefix;
+    assert!(ch.set_extranonce_prefix(vec![0; 3]).is_err());
+    ch.set_extranonce_prefix(new_prefix.clone()).unwrap();
+    let new = ch.new_job(&fx.template(1, false)).unwrap();
+    let miner_en = [5u8; 11];
+    let target = ch.target();
+    for (job_id, prefix) in [(old.job_id, &old_prefix), (new.job_id, &new_prefix)] {
+        let mut full = prefix.clone();
+        full.extend_from_slice(&miner_en);
+        let root = fx.merkle_root(&full);
+        let (n, h) = find_nonce(target, true, 0, |n| {
+            pow_hash(t.prev_hash, root, VERSION, MIN_NTIME, HARD_NBITS, n)
+        });
+        let out = ch.validate_share(
+            &SubmitExtended {
+                channel_id: 7,
+                sequence_number: 0,
+                job_id,
+                nonce: n,
+                ntime: MIN_NTIME,
+                version: VERSION,
+                extranonce: &miner_en,
+            },
+            NOW_MS,
+        );
+        assert_eq!(out.accepted().map(|a| a.hash), Some(h), "job {job_id}");
+    }
+}

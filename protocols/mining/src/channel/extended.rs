@@ -74,18 +74,17 @@ impl ExtendedChannel {
         self.extranonce_prefix.len() + self.rollable_len
     }
 
-    /// Changes the extranonce prefix (`SetExtranoncePrefix`) for jobs created from now on; the
-    /// full extranonce length stays the same, so the rollable part changes by the difference.
+    /// Changes the extranonce prefix (`SetExtranoncePrefix`) for jobs created from now on. The
+    /// new prefix must have the same length: the negotiated `extranonce_size` and the full
+    /// extranonce length the coinbases are built for stay fixed. Jobs created before keep the
+    /// prefix they were built with.
     pub fn set_extranonce_prefix(&mut self, prefix: Vec<u8>) -> Result<(), ChannelError> {
-        check_prefix_len(&prefix)?;
-        let full = self.full_extranonce_len();
-        if prefix.len() > full {
+        if prefix.len() != self.extranonce_prefix.len() {
             return Err(ChannelError::ExtranonceLenMismatch {
-                coinbase: full,
-                channel: prefix.len(),
+                coinbase: self.full_extranonce_len(),
+                channel: prefix.len() + self.rollable_len,
             });
         }
-        self.rollable_len = full - prefix.len();
         self.extranonce_prefix = prefix;
         Ok(())
     }

@@ -1,0 +1,99 @@
+//! Share validation does not allocate per share: only the duplicate set's amortized growth.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use sv2_mining::channel::{ChainTip, ChannelConfig, ExtendedChannel, JobTemplate, SubmitExtended};
+use sv2_mining::coinbase::{CoinbaseBuilder, Payout};
+use sv2_mining::target::Target;
+
+struct Counting;
+
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+#[test]
+fn validation_does_not_allocate_per_share() {
+    let coinbase = CoinbaseBuilder::new(840_000, 312_500_000, 16)
+        .pool_tag(b"/alloc/".to_vec())
+        .payout(
+            bitcoin::ScriptBuf::from_bytes(vec![0x51]),
+            Payout::Remainder(1),
+        )
+        .build()
+        .unwrap();
+    let template = JobTemplate {
+        template_id: 1,
+        future: false,
+        version: 0x2000_0000,
+        coinbase: Arc::new(coinbase),
+        merkle_path: vec![[1u8; 32], [2u8; 32], [3u8; 32]].into(),
+    };
+    let cfg = ChannelConfig {
+        vardiff: None,
+        // Every hash meets the target: every share is accepted and recorded.
+        fixed_difficulty: 1e-30,
+        ..Default::default()
+    };
+    let mut ch = ExtendedChannel::new(1, vec![0, 0, 0, 1], 12, 0.0, Target::MAX, cfg, 0).unwrap();
+    ch.set_chain_tip(ChainTip {
+        prev_hash: [9; 32],
+        min_ntime: 1_700_000_000,
+        nbits: 0x1a01_0000,
+    })
+    .unwrap();
+    let job = ch.new_job(&template).unwrap();
+    let extranonce = [7u8; 12];
+    let submit = |nonce: u32| SubmitExtended {
+        channel_id: 1,
+        sequence_number: nonce,
+        job_id: job.job_id,
+        nonce,
+        ntime: 1_700_000_000,
+        version: 0x2000_0000,
+        extranonce: &extranonce,
+    };
+    let now = 1_700_000_000_000;
+    // Warm up (first hash of the job, first insertions).
+    assert!(ch.validate_share(&submit(0), now).accepted().is_some());
+
+    let shares = 10_000u32;
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    for nonce in 1..=shares {
+        assert!(ch.validate_share(&submit(nonce), now).accepted().is_some());
+    }
+    // Rejections (duplicates, unknown jobs) allocate nothing at all.
+    for nonce in 1..=1000 {
+        assert!(ch.validate_share(&submit(nonce), now).error().is_some());
+        let mut s = submit(nonce);
+        s.job_id = 999;
+        assert!(ch.validate_share(&s, now).error().is_some());
+    }
+    let allocations = ALLOCATIONS.load(Ordering::Relaxed) - before;
+    // Only the duplicate set doubles its table: about log2(10_000) times.
+    assert!(
+        allocations <= 20,
+        "{allocations} allocations for {shares} shares"
+    );
+}
