@@ -1,6 +1,8 @@
 //! Test utilities for the pool's end-to-end tests.
 //!
 //! * [`bitcoind`]: a Bitcoin Core regtest stand-in (JSON-RPC over HTTP) with a controllable chain and mempool.
+//! * [`miner`]: SV2 and SV1 CPU miners (and an SV1 many-connection load generator) with stats handles.
 #![deny(missing_docs)]
 
 pub mod bitcoind;
+pub mod miner;
