@@ -234,66 +234,80 @@ impl ExtendedChannel {
     }
 
     fn check(&mut self, share: &SubmitExtended<'_>, now_ms: u64) -> ShareOutcome {
-        if share.channel_id != self.id {
-            return ShareOutcome::Rejected(ShareError::InvalidChannelId);
-        }
-        let job = match self.jobs.lookup(share.job_id) {
-            JobLookup::Valid(job) => job,
-            JobLookup::Stale => return ShareOutcome::Rejected(ShareError::StaleShare),
-            JobLookup::Future | JobLookup::Unknown => {
-                return ShareOutcome::Rejected(ShareError::InvalidJobId)
-            }
-        };
-        let expected = job.rollable_len();
-        if share.extranonce.len() != expected {
-            return ShareOutcome::Rejected(ShareError::BadExtranonceSize {
-                expected,
-                got: share.extranonce.len(),
-            });
-        }
-        let (Some(min_ntime), Some(hasher)) = (job.base.min_ntime, job.hasher.as_mut()) else {
-            return ShareOutcome::Rejected(ShareError::InvalidJobId);
-        };
-        if let Err(e) = check_version_and_ntime(
+        check_extended_share(
+            self.id,
             &self.cfg,
-            job.version_rolling_allowed,
-            job.base.version,
-            min_ntime,
-            share.version,
-            share.ntime,
-            now_ms,
-        ) {
-            return ShareOutcome::Rejected(e);
-        }
-        let hash = hasher.hash(share.extranonce, share.version, share.ntime, share.nonce);
-        let is_block = match judge_hash(
-            &hash,
-            &job.base.target,
-            &job.base.network_target,
+            &mut self.jobs,
             &mut self.seen,
-        ) {
-            Ok(b) => b,
-            Err(e) => return ShareOutcome::Rejected(e),
-        };
-        let accepted = AcceptedShare {
-            channel_id: self.id,
-            sequence_number: share.sequence_number,
-            job_id: share.job_id,
-            difficulty: job.base.target.difficulty(),
-            hash_difficulty: hash_difficulty(&hash),
-            hash,
-        };
-        if !is_block {
-            return ShareOutcome::Accepted(accepted);
-        }
-        let mut extranonce = job.base.extranonce_prefix.clone();
-        extranonce.extend_from_slice(share.extranonce);
-        ShareOutcome::BlockFound(Box::new(BlockCandidate {
-            share: accepted,
-            template_id: job.base.template_id,
-            header: hasher.header(share.extranonce, share.version, share.ntime, share.nonce),
-            extranonce,
-            coinbase: job.base.coinbase.clone(),
-        }))
+            share,
+            now_ms,
+        )
     }
+}
+
+/// Share validation common to server and client extended channels.
+pub(super) fn check_extended_share(
+    channel_id: u32,
+    cfg: &ChannelConfig,
+    jobs: &mut JobStore<ExtendedJob>,
+    seen: &mut SeenShares,
+    share: &SubmitExtended<'_>,
+    now_ms: u64,
+) -> ShareOutcome {
+    if share.channel_id != channel_id {
+        return ShareOutcome::Rejected(ShareError::InvalidChannelId);
+    }
+    let job = match jobs.lookup(share.job_id) {
+        JobLookup::Valid(job) => job,
+        JobLookup::Stale => return ShareOutcome::Rejected(ShareError::StaleShare),
+        JobLookup::Future | JobLookup::Unknown => {
+            return ShareOutcome::Rejected(ShareError::InvalidJobId)
+        }
+    };
+    let expected = job.rollable_len();
+    if share.extranonce.len() != expected {
+        return ShareOutcome::Rejected(ShareError::BadExtranonceSize {
+            expected,
+            got: share.extranonce.len(),
+        });
+    }
+    let (Some(min_ntime), Some(hasher)) = (job.base.min_ntime, job.hasher.as_mut()) else {
+        return ShareOutcome::Rejected(ShareError::InvalidJobId);
+    };
+    if let Err(e) = check_version_and_ntime(
+        cfg,
+        job.version_rolling_allowed,
+        job.base.version,
+        min_ntime,
+        share.version,
+        share.ntime,
+        now_ms,
+    ) {
+        return ShareOutcome::Rejected(e);
+    }
+    let hash = hasher.hash(share.extranonce, share.version, share.ntime, share.nonce);
+    let is_block = match judge_hash(&hash, &job.base.target, &job.base.network_target, seen) {
+        Ok(b) => b,
+        Err(e) => return ShareOutcome::Rejected(e),
+    };
+    let accepted = AcceptedShare {
+        channel_id,
+        sequence_number: share.sequence_number,
+        job_id: share.job_id,
+        difficulty: job.base.target.difficulty(),
+        hash_difficulty: hash_difficulty(&hash),
+        hash,
+    };
+    if !is_block {
+        return ShareOutcome::Accepted(accepted);
+    }
+    let mut extranonce = job.base.extranonce_prefix.clone();
+    extranonce.extend_from_slice(share.extranonce);
+    ShareOutcome::BlockFound(Box::new(BlockCandidate {
+        share: accepted,
+        template_id: job.base.template_id,
+        header: hasher.header(share.extranonce, share.version, share.ntime, share.nonce),
+        extranonce,
+        coinbase: job.base.coinbase.clone(),
+    }))
 }

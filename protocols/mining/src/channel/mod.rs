@@ -7,7 +7,9 @@
 //!   coinbase with the channel's full extranonce prefix (`NewMiningJob`);
 //! * [`ExtendedChannel`]: the miner rolls part of the extranonce (`NewExtendedMiningJob`);
 //! * [`GroupChannel`]: standard channels sharing one extended job broadcast; the group fans the
-//!   job out into each member's standard job.
+//!   job out into each member's standard job;
+//! * [`UpstreamChannel`]: the client side of an extended channel (proxy, translator), checking
+//!   downstream shares against the upstream's jobs and target before forwarding them.
 //!
 //! Jobs come from a [`JobTemplate`] (template id, future flag, version, coinbase split, merkle
 //! path). A future job is activated by [`ChainTip`] updates carrying its template id
@@ -19,6 +21,7 @@
 //! to pending future jobs): each job keeps the target in force when it was created. After a
 //! target change, send the channel a fresh job so the new target takes effect.
 
+mod client;
 mod dedup;
 mod extended;
 mod group;
@@ -28,6 +31,7 @@ mod outcome;
 mod standard;
 mod targets;
 
+pub use client::{UpstreamChannel, UpstreamJob};
 pub use dedup::{PassThroughHasher, Seen, SeenShares, DEFAULT_MAX_SEEN_SHARES};
 pub use extended::ExtendedChannel;
 pub use group::{GroupChannel, GroupJob};
