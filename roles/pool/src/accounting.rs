@@ -291,7 +291,7 @@ mod tests {
         assert_eq!(WorkerId::parse("solo").site, "default");
         assert_eq!(WorkerId::parse("").worker, "anonymous");
         assert_eq!(WorkerId::parse("a.b.c").worker, "b.c");
-        assert_eq!(WorkerId::parse("s1.w'; drop").worker, "w__drop");
+        assert_eq!(WorkerId::parse("s1.w'; drop").worker, "w___drop");
         assert_eq!(
             WorkerId::parse(&"x".repeat(1000)).worker.len(),
             WorkerId::MAX_LEN

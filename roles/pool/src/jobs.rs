@@ -6,6 +6,7 @@ use std::sync::Arc;
 use bitcoin::hashes::Hash;
 use bitcoin::ScriptBuf;
 use node_rpc::BlockTemplate;
+use sv2_mining::channel::JobTemplate;
 use sv2_mining::coinbase::{CoinbaseBuilder, CoinbaseError, CoinbaseParts, Payout};
 use sv2_mining::merkle::merkle_path_for_coinbase;
 use sv2_mining::target::Target;
@@ -65,6 +66,8 @@ pub struct PoolJob {
     pub fees: u64,
     /// The template (its transactions are needed to assemble a found block).
     pub template: Arc<BlockTemplate>,
+    /// The same job as the channels of `sv2_mining::channel` take it.
+    pub channel_template: JobTemplate,
 }
 
 /// Why a template could not become a job.
@@ -99,7 +102,15 @@ pub fn build_job(
     let coinbase = builder.build()?;
     let merkle_path = merkle_path_for_coinbase(&t.txids());
     let network_target = Target::from_compact(t.bits).ok_or(JobError::Bits(t.bits))?;
+    let channel_template = JobTemplate {
+        template_id: update.id,
+        future: false,
+        version: t.version,
+        coinbase: Arc::new(coinbase.clone()),
+        merkle_path: merkle_path.clone().into(),
+    };
     Ok(PoolJob {
+        channel_template,
         template_id: update.id,
         new_tip: update.new_tip,
         height: t.height,

@@ -28,10 +28,57 @@ enum Command {
     Run,
     /// Validate the config file and exit.
     CheckConfig,
+    /// Run pool + bitcoind stand-in + CPU miners on loopback, printing what happens.
+    Demo {
+        /// SV2 port of the demo pool.
+        #[arg(long, default_value_t = 34254)]
+        port: u16,
+        /// Prometheus listen address ("" disables).
+        #[arg(long, default_value = "127.0.0.1:9184")]
+        metrics: String,
+        /// Stop after this many seconds (default: run until Ctrl-C).
+        #[arg(long)]
+        seconds: Option<u64>,
+        /// Hashing threads per CPU miner.
+        #[arg(long, default_value_t = 1)]
+        threads: usize,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(Command::Demo {
+        port,
+        metrics,
+        seconds,
+        threads,
+    }) = &cli.command
+    {
+        pool::telemetry::init_logging("warn");
+        let opts = pool::demo::DemoOptions {
+            port: *port,
+            metrics: metrics.clone(),
+            duration: seconds.map(std::time::Duration::from_secs),
+            threads: *threads,
+        };
+        let rt = match tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => rt,
+            Err(e) => {
+                eprintln!("error: cannot start the runtime: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        return match rt.block_on(pool::demo::run(opts)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     pool::telemetry::init_logging("info");
     let Some(path) = cli.config.clone() else {
         eprintln!("error: --config <FILE> is required (see deploy/pool.example.toml)");
@@ -50,6 +97,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Run => run(cfg),
+        Command::Demo { .. } => ExitCode::SUCCESS,
     }
 }
 

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use dashmap::DashMap;
 use node_rpc::NodeClient;
+use sv2_mining::channel::ChannelConfig;
 use sv2_mining::extranonce::ExtranonceAllocator;
 use sv2_mining::vardiff::VardiffConfig;
 use sv2_noise::ServerKeys;
@@ -87,19 +88,23 @@ impl Drop for PoolHandle {
 pub fn session_settings(cfg: &PoolConfig) -> SessionSettings {
     let m = &cfg.mining;
     SessionSettings {
-        version_mask: cfg.version_mask(),
-        vardiff: VardiffConfig {
-            target_share_interval_ms: (m.share_interval_secs * 1000.0) as u64,
-            min_difficulty: m.min_difficulty,
-            max_difficulty: m.max_difficulty,
-            ..VardiffConfig::default()
+        channel: ChannelConfig {
+            version_rolling_mask: cfg.version_mask(),
+            vardiff: Some(VardiffConfig {
+                target_share_interval_ms: (m.share_interval_secs * 1000.0) as u64,
+                min_difficulty: m.min_difficulty,
+                max_difficulty: m.max_difficulty,
+                ..VardiffConfig::default()
+            }),
+            fixed_difficulty: m.initial_difficulty,
+            ..ChannelConfig::default()
         },
         initial_difficulty: m.initial_difficulty,
+        max_difficulty: m.max_difficulty,
         max_channels: cfg.limits.max_channels_per_connection,
         ack_batch: m.share_ack_batch,
         ack_interval_ms: m.share_ack_interval_ms,
         max_invalid_per_minute: cfg.limits.max_invalid_shares_per_minute,
-        max_ntime_ahead_secs: 7200,
     }
 }
 

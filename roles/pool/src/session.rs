@@ -1,11 +1,11 @@
-//! Sans-IO state of one mining connection: its channels, their jobs, share validation,
-//! vardiff and batched acknowledgements. The connection task feeds it decoded messages,
-//! new jobs and timer ticks, and sends what it returns.
+//! Sans-IO state of one mining connection: its channels (from `sv2_mining::channel`), the
+//! messages jobs become, share verdicts, vardiff and batched acknowledgements. The connection
+//! task feeds it decoded messages, new jobs and timer ticks, and sends what it returns.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use sv2_codec::mining::{
     error_codes, CloseChannel, NewExtendedMiningJob, NewMiningJob, OpenExtendedMiningChannel,
@@ -15,13 +15,13 @@ use sv2_codec::mining::{
     UpdateChannelError,
 };
 use sv2_codec::{Message, MiningMessage};
+use sv2_mining::channel::{
+    ChainTip, ChannelConfig, ExtendedChannel, NewExtendedJob, NewPrevHash, NewStandardJob,
+    ShareOutcome, StandardChannel, SubmitExtended, SubmitStandard,
+};
 use sv2_mining::extranonce::{ExtranonceAllocator, PrefixId};
-use sv2_mining::header::version_rolling_ok;
-use sv2_mining::merkle::merkle_root_from_path;
-use sv2_mining::sha256d::sha256d;
-use sv2_mining::share::{ExtendedJobHasher, StandardJobHasher};
 use sv2_mining::target::Target;
-use sv2_mining::vardiff::{Vardiff, VardiffConfig};
+use sv2_mining::vardiff::HASHES_PER_DIFF1;
 
 use crate::accounting::{WorkAggregator, WorkerId};
 use crate::block::BlockSolution;
@@ -30,12 +30,12 @@ use crate::jobs::PoolJob;
 /// Per-session settings derived from the config.
 #[derive(Debug, Clone)]
 pub struct SessionSettings {
-    /// BIP320 bits miners may roll.
-    pub version_mask: u32,
-    /// Vardiff configuration (target interval and bounds).
-    pub vardiff: VardiffConfig,
+    /// Channel policy (version mask, ntime bounds, vardiff) for every channel.
+    pub channel: ChannelConfig,
     /// Starting difficulty when the client gives no usable nominal hashrate.
     pub initial_difficulty: f64,
+    /// Hardest difficulty the pool will ask for (bounds a client's max_target).
+    pub max_difficulty: f64,
     /// Channels per connection.
     pub max_channels: u32,
     /// Ack every this many accepted shares...
@@ -44,8 +44,6 @@ pub struct SessionSettings {
     pub ack_interval_ms: u64,
     /// Invalid shares per minute before the connection is closed.
     pub max_invalid_per_minute: u32,
-    /// Seconds a share's ntime may be ahead of the job's ntime.
-    pub max_ntime_ahead_secs: u32,
 }
 
 /// Channel ids and extranonce prefixes, unique across all connections of this pool node.
@@ -75,47 +73,32 @@ impl ChannelAllocator {
     }
 }
 
-enum JobHasher {
-    Standard(StandardJobHasher),
-    Extended(ExtendedJobHasher),
-}
-
-struct ChannelJob {
-    job: Arc<PoolJob>,
-    hasher: JobHasher,
-}
-
-#[derive(PartialEq, Eq, Hash)]
-struct ShareKey {
-    job_id: u32,
-    nonce: u32,
-    ntime: u32,
-    version: u32,
-    extranonce: [u8; 32],
+enum Kind {
+    Standard(StandardChannel),
+    Extended(ExtendedChannel),
 }
 
 struct Channel {
-    id: u32,
-    extended: bool,
-    /// Channel extranonce prefix (full extranonce for standard channels).
-    prefix: Vec<u8>,
+    kind: Kind,
     prefix_id: PrefixId,
-    rollable_len: usize,
     worker: WorkerId,
-    target: Target,
-    max_target: Target,
-    difficulty: f64,
-    vardiff: Vardiff,
-    jobs: HashMap<u32, ChannelJob>,
-    /// Job ids below this belong to an earlier prev hash.
-    first_current_job: u32,
-    next_job_id: u32,
-    seen: HashSet<ShareKey>,
     ack_count: u32,
     ack_sum: u64,
     ack_last_seq: u32,
     ack_since: Option<Instant>,
 }
+
+impl Channel {
+    fn id(&self) -> u32 {
+        match &self.kind {
+            Kind::Standard(c) => c.id(),
+            Kind::Extended(c) => c.id(),
+        }
+    }
+}
+
+/// How many recent pool jobs a session keeps to resolve block candidates to templates.
+const RECENT_JOBS: usize = 16;
 
 /// State of one mining connection.
 pub struct MiningSession {
@@ -124,28 +107,92 @@ pub struct MiningSession {
     work: Arc<WorkAggregator>,
     setup_flags: u32,
     channels: HashMap<u32, Channel>,
-    epoch: Instant,
+    recent_jobs: VecDeque<Arc<PoolJob>>,
     invalid_window_start: Instant,
     invalid_in_window: u32,
-    current_tip: Option<[u8; 32]>,
 }
 
-fn millis_since(epoch: Instant, now: Instant) -> u64 {
-    now.saturating_duration_since(epoch).as_millis() as u64
+/// Unix time in milliseconds (channels check ntime against it).
+fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
-/// Difficulty for a nominal hashrate at the configured share interval, within bounds.
-fn difficulty_for(settings: &SessionSettings, nominal_hash_rate: f32) -> f64 {
-    let hr = nominal_hash_rate as f64;
-    let d = if hr.is_finite() && hr > 0.0 {
-        sv2_mining::vardiff::difficulty_for_hashrate(hr, settings.vardiff.target_share_interval_ms)
-    } else {
-        settings.initial_difficulty
+fn tip_of(job: &PoolJob) -> ChainTip {
+    ChainTip {
+        prev_hash: job.prev_hash,
+        min_ntime: job.ntime,
+        nbits: job.nbits,
+    }
+}
+
+fn standard_job_msg(j: NewStandardJob) -> Message {
+    Message::from(NewMiningJob {
+        channel_id: j.channel_id,
+        job_id: j.job_id,
+        min_ntime: j.min_ntime,
+        version: j.version,
+        merkle_root: j.merkle_root,
+    })
+}
+
+fn extended_job_msg(j: NewExtendedJob) -> Message {
+    Message::from(NewExtendedMiningJob {
+        channel_id: j.channel_id,
+        job_id: j.job_id,
+        min_ntime: j.min_ntime,
+        version: j.version,
+        version_rolling_allowed: j.version_rolling_allowed,
+        merkle_path: j.merkle_path.to_vec(),
+        coinbase_tx_prefix: j.coinbase.prefix.clone(),
+        coinbase_tx_suffix: j.coinbase.suffix.clone(),
+    })
+}
+
+fn prev_hash_msg(p: NewPrevHash) -> Message {
+    Message::from(SetNewPrevHash {
+        channel_id: p.channel_id,
+        job_id: p.job_id,
+        prev_hash: p.prev_hash,
+        min_ntime: p.min_ntime,
+        nbits: p.nbits,
+    })
+}
+
+/// Sends `job` to one channel: a future job followed by SetNewPrevHash on a new tip (or a
+/// channel's first job), an immediately active job otherwise.
+fn send_job(ch: &mut Channel, job: &PoolJob, new_tip: bool, out: &mut Vec<Message>) {
+    let mut template = job.channel_template.clone();
+    template.future = new_tip;
+    let tip = tip_of(job);
+    let result = match &mut ch.kind {
+        Kind::Standard(c) => c.new_job(&template).map(|j| {
+            out.push(standard_job_msg(j));
+            if new_tip {
+                c.on_new_prev_hash(job.template_id, tip)
+            } else {
+                Ok(None)
+            }
+        }),
+        Kind::Extended(c) => c.new_job(&template).map(|j| {
+            out.push(extended_job_msg(j));
+            if new_tip {
+                c.on_new_prev_hash(job.template_id, tip)
+            } else {
+                Ok(None)
+            }
+        }),
     };
-    d.clamp(
-        settings.vardiff.min_difficulty,
-        settings.vardiff.max_difficulty,
-    )
+    match result {
+        Ok(Ok(Some(p))) => out.push(prev_hash_msg(p)),
+        Ok(Ok(None)) => {}
+        Ok(Err(e)) | Err(e) => {
+            metrics::counter!("pool_job_errors_total").increment(1);
+            tracing::error!(channel = ch.id(), error = %e, "cannot give the channel a job");
+        }
+    }
 }
 
 impl MiningSession {
@@ -156,17 +203,15 @@ impl MiningSession {
         work: Arc<WorkAggregator>,
         setup_flags: u32,
     ) -> Self {
-        let now = Instant::now();
         MiningSession {
             settings,
             allocator,
             work,
             setup_flags,
             channels: HashMap::new(),
-            epoch: now,
-            invalid_window_start: now,
+            recent_jobs: VecDeque::new(),
+            invalid_window_start: Instant::now(),
             invalid_in_window: 0,
-            current_tip: None,
         }
     }
 
@@ -195,22 +240,45 @@ impl MiningSession {
         metrics::gauge!("pool_channels").decrement(1.0);
     }
 
-    /// A new job from the template source: sends it to every channel.
-    pub fn on_job(&mut self, job: &Arc<PoolJob>, out: &mut Vec<Message>) {
-        let new_tip = self.current_tip != Some(job.prev_hash);
-        self.current_tip = Some(job.prev_hash);
-        let ids: Vec<u32> = self.channels.keys().copied().collect();
-        for id in ids {
-            if let Some(ch) = self.channels.get_mut(&id) {
-                send_job(ch, job, new_tip, out);
-            }
+    fn remember(&mut self, job: &Arc<PoolJob>) {
+        if self
+            .recent_jobs
+            .back()
+            .is_some_and(|j| j.template_id == job.template_id)
+        {
+            return;
+        }
+        self.recent_jobs.push_back(job.clone());
+        while self.recent_jobs.len() > RECENT_JOBS {
+            self.recent_jobs.pop_front();
         }
     }
 
-    /// Timer: flushes pending acknowledgements, runs vardiff.
+    fn job_for_template(&self, template_id: u64) -> Option<Arc<PoolJob>> {
+        self.recent_jobs
+            .iter()
+            .rev()
+            .find(|j| j.template_id == template_id)
+            .cloned()
+    }
+
+    /// A new job from the template source: sends it to every channel.
+    pub fn on_job(&mut self, job: &Arc<PoolJob>, out: &mut Vec<Message>) {
+        let new_tip = self
+            .recent_jobs
+            .back()
+            .is_none_or(|j| j.prev_hash != job.prev_hash);
+        self.remember(job);
+        for ch in self.channels.values_mut() {
+            send_job(ch, job, new_tip, out);
+        }
+    }
+
+    /// Timer: flushes pending acknowledgements, runs vardiff (SetTarget + a fresh job).
     pub fn on_tick(&mut self, now: Instant, out: &mut Vec<Message>) {
-        let now_ms = millis_since(self.epoch, now);
+        let now_ms = unix_ms();
         let interval = self.settings.ack_interval_ms;
+        let current = self.recent_jobs.back().cloned();
         for ch in self.channels.values_mut() {
             if ch.ack_count > 0
                 && ch.ack_since.is_some_and(|t| {
@@ -219,16 +287,19 @@ impl MiningSession {
             {
                 out.push(ack(ch));
             }
-            if let Some(d) = ch.vardiff.poll(now_ms) {
-                let t = Target::from_difficulty(d).min(ch.max_target);
-                if t != ch.target {
-                    ch.target = t;
-                    ch.difficulty = t.difficulty();
-                    out.push(Message::from(SetTarget {
-                        channel_id: ch.id,
-                        maximum_target: t.to_le_bytes(),
-                    }));
-                    metrics::counter!("pool_set_target_total").increment(1);
+            let changed = match &mut ch.kind {
+                Kind::Standard(c) => c.poll_vardiff(now_ms),
+                Kind::Extended(c) => c.poll_vardiff(now_ms),
+            };
+            if let Some(t) = changed {
+                out.push(Message::from(SetTarget {
+                    channel_id: ch.id(),
+                    maximum_target: t.to_le_bytes(),
+                }));
+                metrics::counter!("pool_set_target_total").increment(1);
+                // A target applies to jobs sent after it: follow with a fresh job.
+                if let Some(job) = &current {
+                    send_job(ch, job, false, out);
                 }
             }
         }
@@ -246,9 +317,18 @@ impl MiningSession {
         let Message::Mining(m) = msg else {
             return Err(format!("unexpected {} on a mining connection", msg.name()));
         };
+        if let Some(job) = job {
+            self.remember(job);
+        }
         match m {
-            MiningMessage::OpenStandardMiningChannel(req) => self.open_standard(req, job, now, out),
-            MiningMessage::OpenExtendedMiningChannel(req) => self.open_extended(req, job, now, out),
+            MiningMessage::OpenStandardMiningChannel(req) => {
+                self.open_standard(req, job, out);
+                Ok(())
+            }
+            MiningMessage::OpenExtendedMiningChannel(req) => {
+                self.open_extended(req, job, out);
+                Ok(())
+            }
             MiningMessage::SubmitSharesStandard(s) => {
                 self.submit_standard(s, now, out, solutions);
                 self.check_invalid_rate(now)
@@ -263,7 +343,7 @@ impl MiningSession {
             }
             MiningMessage::CloseChannel(c) => {
                 if let Some(ch) = self.channels.remove(&c.channel_id) {
-                    tracing::debug!(channel = ch.id, reason = %c.reason_code, "channel closed by client");
+                    tracing::debug!(channel = c.channel_id, reason = %c.reason_code, "channel closed by client");
                     self.release_prefix(ch.prefix_id);
                 }
                 Ok(())
@@ -292,166 +372,191 @@ impl MiningSession {
         Ok(())
     }
 
-    fn can_open(&self, request_id: u32, out: &mut Vec<Message>) -> bool {
-        if self.channels.len() as u32 >= self.settings.max_channels {
-            out.push(Message::from(OpenMiningChannelError {
-                request_id,
-                error_code: "max-channels-reached".into(),
-            }));
-            return false;
+    /// Nominal hashrate to start vardiff from: the client's, or the one the configured
+    /// initial difficulty implies at the target share interval.
+    fn start_hashrate(&self, nominal: f32) -> f64 {
+        let hr = nominal as f64;
+        if hr.is_finite() && hr > 0.0 {
+            return hr;
         }
-        true
+        let interval_s = self
+            .settings
+            .channel
+            .vardiff
+            .as_ref()
+            .map(|v| v.target_share_interval_ms as f64 / 1000.0)
+            .unwrap_or(5.0);
+        self.settings.initial_difficulty * HASHES_PER_DIFF1 / interval_s
     }
 
-    fn new_channel(
+    /// Allocates an id and prefix; on failure returns the OpenMiningChannel.Error code.
+    fn admit(
         &mut self,
-        extended: bool,
-        min_rollable: usize,
-        identity: &str,
-        nominal_hash_rate: f32,
+        request_id: u32,
         max_target: [u8; 32],
-        now: Instant,
-    ) -> Result<Channel, &'static str> {
-        let max_target = Target::from_le_bytes(max_target);
-        let difficulty = difficulty_for(&self.settings, nominal_hash_rate);
-        let mut target = Target::from_difficulty(difficulty);
-        if target > max_target {
-            target = max_target;
+        extended: Option<usize>,
+        out: &mut Vec<Message>,
+    ) -> Option<(u32, sv2_mining::extranonce::AllocatedPrefix, Target)> {
+        let refuse = |out: &mut Vec<Message>, code: &str| {
+            metrics::counter!("pool_channel_open_errors_total").increment(1);
+            out.push(Message::from(OpenMiningChannelError {
+                request_id,
+                error_code: code.into(),
+            }));
+        };
+        if self.channels.len() as u32 >= self.settings.max_channels {
+            refuse(out, "max-channels-reached");
+            return None;
         }
-        if max_target < Target::from_difficulty(self.settings.vardiff.max_difficulty) {
-            return Err(error_codes::MAX_TARGET_OUT_OF_RANGE);
+        let max_target = Target::from_le_bytes(max_target);
+        if max_target < Target::from_difficulty(self.settings.max_difficulty) {
+            refuse(out, error_codes::MAX_TARGET_OUT_OF_RANGE);
+            return None;
         }
         let prefix = {
-            let mut a = self
-                .allocator
-                .extranonce
-                .lock()
-                .map_err(|_| "internal-error")?;
-            if extended {
-                a.allocate_extended(min_rollable)
-                    .map_err(|_| error_codes::MIN_EXTRANONCE_SIZE_TOO_LARGE)?
-            } else {
-                a.allocate_standard()
-                    .map_err(|_| "extranonce-space-exhausted")?
+            let Ok(mut a) = self.allocator.extranonce.lock() else {
+                refuse(out, "internal-error");
+                return None;
+            };
+            match extended {
+                Some(min) => a.allocate_extended(min),
+                None => a.allocate_standard(),
             }
         };
-        let vardiff = Vardiff::new(
-            self.settings.vardiff.clone(),
-            target.difficulty(),
-            millis_since(self.epoch, now),
-        )
-        .map_err(|_| "internal-error")?;
-        metrics::gauge!("pool_channels").increment(1.0);
-        Ok(Channel {
-            id: self.allocator.channel_id(),
-            extended,
-            prefix: prefix.prefix,
-            prefix_id: prefix.id,
-            rollable_len: prefix.rollable_len,
+        match prefix {
+            Ok(p) => Some((self.allocator.channel_id(), p, max_target)),
+            Err(_) => {
+                refuse(
+                    out,
+                    if extended.is_some() {
+                        error_codes::MIN_EXTRANONCE_SIZE_TOO_LARGE
+                    } else {
+                        "extranonce-space-exhausted"
+                    },
+                );
+                None
+            }
+        }
+    }
+
+    fn install(
+        &mut self,
+        kind: Kind,
+        prefix_id: PrefixId,
+        identity: &str,
+        job: Option<&Arc<PoolJob>>,
+        out: &mut Vec<Message>,
+    ) {
+        let mut ch = Channel {
+            kind,
+            prefix_id,
             worker: WorkerId::parse(identity),
-            target,
-            max_target,
-            difficulty: target.difficulty(),
-            vardiff,
-            jobs: HashMap::new(),
-            first_current_job: 1,
-            next_job_id: 1,
-            seen: HashSet::new(),
             ack_count: 0,
             ack_sum: 0,
             ack_last_seq: 0,
             ack_since: None,
-        })
+        };
+        if let Some(job) = job {
+            send_job(&mut ch, job, true, out);
+        }
+        metrics::gauge!("pool_channels").increment(1.0);
+        self.channels.insert(ch.id(), ch);
     }
 
     fn open_standard(
         &mut self,
         req: OpenStandardMiningChannel,
         job: Option<&Arc<PoolJob>>,
-        now: Instant,
         out: &mut Vec<Message>,
-    ) -> Result<(), String> {
-        if !self.can_open(req.request_id, out) {
-            return Ok(());
-        }
-        let mut ch = match self.new_channel(
-            false,
-            0,
-            &req.user_identity,
-            req.nominal_hash_rate,
-            req.max_target,
-            now,
+    ) {
+        let Some((id, prefix, max_target)) = self.admit(req.request_id, req.max_target, None, out)
+        else {
+            return;
+        };
+        let hr = self.start_hashrate(req.nominal_hash_rate);
+        match StandardChannel::new(
+            id,
+            prefix.prefix.clone(),
+            hr,
+            max_target,
+            self.settings.channel.clone(),
+            unix_ms(),
         ) {
-            Ok(c) => c,
-            Err(code) => {
+            Ok(c) => {
+                tracing::info!(channel = id, worker = %req.user_identity, difficulty = c.target().difficulty(), "standard channel opened");
+                metrics::counter!("pool_channels_opened_total", "kind" => "standard").increment(1);
+                out.push(Message::from(OpenStandardMiningChannelSuccess {
+                    request_id: req.request_id,
+                    channel_id: id,
+                    target: c.target().to_le_bytes(),
+                    extranonce_prefix: prefix.prefix,
+                    group_channel_id: 0,
+                }));
+                self.install(Kind::Standard(c), prefix.id, &req.user_identity, job, out);
+            }
+            Err(e) => {
+                self.release_prefix(prefix.id);
+                metrics::gauge!("pool_channels").increment(1.0);
+                tracing::warn!(error = %e, "cannot open standard channel");
                 out.push(Message::from(OpenMiningChannelError {
                     request_id: req.request_id,
-                    error_code: code.into(),
+                    error_code: error_codes::MAX_TARGET_OUT_OF_RANGE.into(),
                 }));
-                return Ok(());
             }
-        };
-        tracing::info!(channel = ch.id, worker = %ch.worker.full(), difficulty = ch.difficulty, "standard channel opened");
-        metrics::counter!("pool_channels_opened_total", "kind" => "standard").increment(1);
-        out.push(Message::from(OpenStandardMiningChannelSuccess {
-            request_id: req.request_id,
-            channel_id: ch.id,
-            target: ch.target.to_le_bytes(),
-            extranonce_prefix: ch.prefix.clone(),
-            group_channel_id: 0,
-        }));
-        if let Some(job) = job {
-            send_job(&mut ch, job, true, out);
         }
-        self.channels.insert(ch.id, ch);
-        Ok(())
     }
 
     fn open_extended(
         &mut self,
         req: OpenExtendedMiningChannel,
         job: Option<&Arc<PoolJob>>,
-        now: Instant,
         out: &mut Vec<Message>,
-    ) -> Result<(), String> {
-        if !self.can_open(req.request_id, out) {
-            return Ok(());
-        }
-        let mut ch = match self.new_channel(
-            true,
-            req.min_extranonce_size as usize,
-            &req.user_identity,
-            req.nominal_hash_rate,
-            req.max_target,
-            now,
+    ) {
+        let min = req.min_extranonce_size as usize;
+        let Some((id, prefix, max_target)) =
+            self.admit(req.request_id, req.max_target, Some(min), out)
+        else {
+            return;
+        };
+        let hr = self.start_hashrate(req.nominal_hash_rate);
+        match ExtendedChannel::new(
+            id,
+            prefix.prefix.clone(),
+            prefix.rollable_len,
+            hr,
+            max_target,
+            self.settings.channel.clone(),
+            unix_ms(),
         ) {
-            Ok(c) => c,
-            Err(code) => {
+            Ok(c) => {
+                tracing::info!(channel = id, worker = %req.user_identity, difficulty = c.target().difficulty(), extranonce_size = prefix.rollable_len, "extended channel opened");
+                metrics::counter!("pool_channels_opened_total", "kind" => "extended").increment(1);
+                out.push(Message::from(OpenExtendedMiningChannelSuccess {
+                    request_id: req.request_id,
+                    channel_id: id,
+                    target: c.target().to_le_bytes(),
+                    extranonce_size: prefix.rollable_len as u16,
+                    extranonce_prefix: prefix.prefix,
+                    group_channel_id: 0,
+                }));
+                self.install(Kind::Extended(c), prefix.id, &req.user_identity, job, out);
+            }
+            Err(e) => {
+                self.release_prefix(prefix.id);
+                metrics::gauge!("pool_channels").increment(1.0);
+                tracing::warn!(error = %e, "cannot open extended channel");
                 out.push(Message::from(OpenMiningChannelError {
                     request_id: req.request_id,
-                    error_code: code.into(),
+                    error_code: error_codes::MAX_TARGET_OUT_OF_RANGE.into(),
                 }));
-                return Ok(());
             }
-        };
-        tracing::info!(channel = ch.id, worker = %ch.worker.full(), difficulty = ch.difficulty, extranonce_size = ch.rollable_len, "extended channel opened");
-        metrics::counter!("pool_channels_opened_total", "kind" => "extended").increment(1);
-        out.push(Message::from(OpenExtendedMiningChannelSuccess {
-            request_id: req.request_id,
-            channel_id: ch.id,
-            target: ch.target.to_le_bytes(),
-            extranonce_size: ch.rollable_len as u16,
-            extranonce_prefix: ch.prefix.clone(),
-            group_channel_id: 0,
-        }));
-        if let Some(job) = job {
-            send_job(&mut ch, job, true, out);
         }
-        self.channels.insert(ch.id, ch);
-        Ok(())
     }
 
     fn update_channel(&mut self, u: UpdateChannel, out: &mut Vec<Message>) {
+        let max_difficulty = self.settings.max_difficulty;
+        let hr = self.start_hashrate(u.nominal_hash_rate);
+        let current = self.recent_jobs.back().cloned();
         let Some(ch) = self.channels.get_mut(&u.channel_id) else {
             out.push(Message::from(UpdateChannelError {
                 channel_id: u.channel_id,
@@ -460,38 +565,33 @@ impl MiningSession {
             return;
         };
         let max_target = Target::from_le_bytes(u.maximum_target);
-        if max_target < Target::from_difficulty(self.settings.vardiff.max_difficulty) {
+        if max_target < Target::from_difficulty(max_difficulty) {
             out.push(Message::from(UpdateChannelError {
                 channel_id: u.channel_id,
                 error_code: error_codes::MAX_TARGET_OUT_OF_RANGE.into(),
             }));
             return;
         }
-        ch.max_target = max_target;
-        let d = difficulty_for(&self.settings, u.nominal_hash_rate);
-        let t = Target::from_difficulty(d).min(max_target);
-        if t != ch.target {
-            ch.target = t;
-            ch.difficulty = t.difficulty();
-            ch.vardiff.set_difficulty(ch.difficulty, 0);
-            out.push(Message::from(SetTarget {
-                channel_id: ch.id,
-                maximum_target: t.to_le_bytes(),
-            }));
+        let changed = match &mut ch.kind {
+            Kind::Standard(c) => c.update_channel(hr, max_target, unix_ms()),
+            Kind::Extended(c) => c.update_channel(hr, max_target, unix_ms()),
+        };
+        match changed {
+            Ok(Some(t)) => {
+                out.push(Message::from(SetTarget {
+                    channel_id: u.channel_id,
+                    maximum_target: t.to_le_bytes(),
+                }));
+                if let Some(job) = &current {
+                    send_job(ch, job, false, out);
+                }
+            }
+            Ok(None) => {}
+            Err(_) => out.push(Message::from(UpdateChannelError {
+                channel_id: u.channel_id,
+                error_code: error_codes::MAX_TARGET_OUT_OF_RANGE.into(),
+            })),
         }
-    }
-
-    fn reject(&mut self, channel_id: u32, seq: u32, code: &'static str, out: &mut Vec<Message>) {
-        metrics::counter!("pool_shares_rejected_total", "reason" => code).increment(1);
-        self.invalid_in_window += 1;
-        if let Some(ch) = self.channels.get(&channel_id) {
-            self.work.rejected(&ch.worker);
-        }
-        out.push(Message::from(SubmitSharesError {
-            channel_id,
-            sequence_number: seq,
-            error_code: code.into(),
-        }));
     }
 
     fn submit_standard(
@@ -502,28 +602,31 @@ impl MiningSession {
         solutions: &mut Vec<BlockSolution>,
     ) {
         let started = Instant::now();
-        let mask = self.settings.version_mask;
-        let max_ahead = self.settings.max_ntime_ahead_secs;
-        let verdict = match self.channels.get_mut(&s.channel_id) {
-            None => Err(error_codes::INVALID_CHANNEL_ID),
-            Some(ch) if ch.extended => Err(error_codes::INVALID_CHANNEL_ID),
-            Some(ch) => validate(
-                ch,
-                ShareInput {
+        let outcome = match self.channels.get_mut(&s.channel_id) {
+            Some(Channel {
+                kind: Kind::Standard(c),
+                ..
+            }) => c.validate_share(
+                &SubmitStandard {
+                    channel_id: s.channel_id,
+                    sequence_number: s.sequence_number,
                     job_id: s.job_id,
                     nonce: s.nonce,
                     ntime: s.ntime,
                     version: s.version,
-                    extranonce: &[],
-                    seq: s.sequence_number,
                 },
-                mask,
-                max_ahead,
-                now,
-                solutions,
+                unix_ms(),
             ),
+            _ => ShareOutcome::Rejected(sv2_mining::channel::ShareError::InvalidChannelId),
         };
-        self.finish(s.channel_id, s.sequence_number, verdict, now, out);
+        self.finish(
+            s.channel_id,
+            s.sequence_number,
+            outcome,
+            now,
+            out,
+            solutions,
+        );
         metrics::histogram!("pool_share_validation_seconds")
             .record(started.elapsed().as_secs_f64());
     }
@@ -536,31 +639,32 @@ impl MiningSession {
         solutions: &mut Vec<BlockSolution>,
     ) {
         let started = Instant::now();
-        let mask = self.settings.version_mask;
-        let max_ahead = self.settings.max_ntime_ahead_secs;
-        let verdict = match self.channels.get_mut(&s.channel_id) {
-            None => Err(error_codes::INVALID_CHANNEL_ID),
-            Some(ch) if !ch.extended => Err(error_codes::INVALID_CHANNEL_ID),
-            Some(ch) if s.extranonce.len() != ch.rollable_len => {
-                Err(error_codes::BAD_EXTRANONCE_SIZE)
-            }
-            Some(ch) => validate(
-                ch,
-                ShareInput {
+        let outcome = match self.channels.get_mut(&s.channel_id) {
+            Some(Channel {
+                kind: Kind::Extended(c),
+                ..
+            }) => c.validate_share(
+                &SubmitExtended {
+                    channel_id: s.channel_id,
+                    sequence_number: s.sequence_number,
                     job_id: s.job_id,
                     nonce: s.nonce,
                     ntime: s.ntime,
                     version: s.version,
                     extranonce: &s.extranonce,
-                    seq: s.sequence_number,
                 },
-                mask,
-                max_ahead,
-                now,
-                solutions,
+                unix_ms(),
             ),
+            _ => ShareOutcome::Rejected(sv2_mining::channel::ShareError::InvalidChannelId),
         };
-        self.finish(s.channel_id, s.sequence_number, verdict, now, out);
+        self.finish(
+            s.channel_id,
+            s.sequence_number,
+            outcome,
+            now,
+            out,
+            solutions,
+        );
         metrics::histogram!("pool_share_validation_seconds")
             .record(started.elapsed().as_secs_f64());
     }
@@ -569,112 +673,73 @@ impl MiningSession {
         &mut self,
         channel_id: u32,
         seq: u32,
-        verdict: Result<(), &'static str>,
+        outcome: ShareOutcome,
         now: Instant,
         out: &mut Vec<Message>,
+        solutions: &mut Vec<BlockSolution>,
     ) {
-        match verdict {
-            Err(code) => self.reject(channel_id, seq, code, out),
-            Ok(()) => {
-                let batch = self.settings.ack_batch;
-                if let Some(ch) = self.channels.get_mut(&channel_id) {
-                    metrics::counter!("pool_shares_accepted_total").increment(1);
-                    self.work.accepted(&ch.worker, ch.difficulty);
-                    ch.vardiff
-                        .on_share(millis_since(self.epoch, now), ch.difficulty);
-                    ch.ack_count += 1;
-                    ch.ack_sum = ch.ack_sum.saturating_add(ch.difficulty.max(1.0) as u64);
-                    ch.ack_last_seq = seq;
-                    if ch.ack_since.is_none() {
-                        ch.ack_since = Some(now);
-                    }
-                    if ch.ack_count >= batch {
-                        out.push(ack(ch));
-                    }
+        let (accepted, candidate) = match outcome {
+            ShareOutcome::Rejected(e) => {
+                let code = e.error_code();
+                metrics::counter!("pool_shares_rejected_total", "reason" => code).increment(1);
+                self.invalid_in_window += 1;
+                if let Some(ch) = self.channels.get(&channel_id) {
+                    self.work.rejected(&ch.worker);
+                }
+                out.push(Message::from(SubmitSharesError {
+                    channel_id,
+                    sequence_number: seq,
+                    error_code: code.into(),
+                }));
+                return;
+            }
+            ShareOutcome::Accepted(a) => (a, None),
+            ShareOutcome::BlockFound(b) => (b.share.clone(), Some(b)),
+        };
+        let Some(ch) = self.channels.get_mut(&channel_id) else {
+            return;
+        };
+        metrics::counter!("pool_shares_accepted_total").increment(1);
+        self.work.accepted(&ch.worker, accepted.difficulty);
+        if let Some(b) = candidate {
+            let worker = ch.worker.clone();
+            match self.job_for_template(b.template_id) {
+                Some(job) => solutions.push(BlockSolution {
+                    job,
+                    header: b.header.to_bytes(),
+                    extranonce: b.extranonce.clone(),
+                    hash: accepted.hash,
+                    finder: worker,
+                }),
+                None => {
+                    metrics::counter!("pool_solutions_dropped_total").increment(1);
+                    tracing::error!(
+                        template = b.template_id,
+                        "block candidate for a forgotten template"
+                    );
                 }
             }
+        }
+        let Some(ch) = self.channels.get_mut(&channel_id) else {
+            return;
+        };
+        ch.ack_count += 1;
+        ch.ack_sum = ch
+            .ack_sum
+            .saturating_add(accepted.difficulty.max(1.0).round() as u64);
+        ch.ack_last_seq = seq;
+        if ch.ack_since.is_none() {
+            ch.ack_since = Some(now);
+        }
+        if ch.ack_count >= self.settings.ack_batch {
+            out.push(ack(ch));
         }
     }
 }
 
-struct ShareInput<'a> {
-    job_id: u32,
-    nonce: u32,
-    ntime: u32,
-    version: u32,
-    extranonce: &'a [u8],
-    seq: u32,
-}
-
-fn validate(
-    ch: &mut Channel,
-    s: ShareInput<'_>,
-    mask: u32,
-    max_ahead: u32,
-    _now: Instant,
-    solutions: &mut Vec<BlockSolution>,
-) -> Result<(), &'static str> {
-    let _ = s.seq;
-    let Some(cj) = ch.jobs.get_mut(&s.job_id) else {
-        return Err(if s.job_id != 0 && s.job_id < ch.first_current_job {
-            error_codes::STALE_SHARE
-        } else {
-            error_codes::INVALID_JOB_ID
-        });
-    };
-    if !version_rolling_ok(cj.job.version, s.version, mask) {
-        return Err(error_codes::INVALID_SHARE);
-    }
-    if s.ntime < cj.job.min_ntime || s.ntime > cj.job.ntime.saturating_add(max_ahead) {
-        return Err(error_codes::INVALID_SHARE);
-    }
-    let mut en = [0u8; 32];
-    let n = s.extranonce.len().min(32);
-    en[..n].copy_from_slice(&s.extranonce[..n]);
-    let key = ShareKey {
-        job_id: s.job_id,
-        nonce: s.nonce,
-        ntime: s.ntime,
-        version: s.version,
-        extranonce: en,
-    };
-    if ch.seen.contains(&key) {
-        return Err(error_codes::DUPLICATE_SHARE);
-    }
-    let hash = match &mut cj.hasher {
-        JobHasher::Standard(h) => h.hash(s.version, s.ntime, s.nonce),
-        JobHasher::Extended(h) => h.hash(s.extranonce, s.version, s.ntime, s.nonce),
-    };
-    if !ch.target.is_met_by(&hash) {
-        return Err(error_codes::DIFFICULTY_TOO_LOW);
-    }
-    ch.seen.insert(key);
-    if cj.job.network_target.is_met_by(&hash) {
-        let (header, merkle_root) = match &cj.hasher {
-            JobHasher::Standard(h) => (h.header(s.version, s.ntime, s.nonce), h.merkle_root()),
-            JobHasher::Extended(h) => {
-                let hd = h.header(s.extranonce, s.version, s.ntime, s.nonce);
-                let root = hd.merkle_root;
-                (hd, root)
-            }
-        };
-        let _ = merkle_root;
-        let mut extranonce = ch.prefix.clone();
-        extranonce.extend_from_slice(s.extranonce);
-        solutions.push(BlockSolution {
-            job: cj.job.clone(),
-            header: header.to_bytes(),
-            extranonce,
-            hash,
-            finder: ch.worker.clone(),
-        });
-    }
-    Ok(())
-}
-
 fn ack(ch: &mut Channel) -> Message {
     let m = Message::from(SubmitSharesSuccess {
-        channel_id: ch.id,
+        channel_id: ch.id(),
         last_sequence_number: ch.ack_last_seq,
         new_submits_accepted_count: ch.ack_count,
         new_shares_sum: ch.ack_sum,
@@ -683,77 +748,6 @@ fn ack(ch: &mut Channel) -> Message {
     ch.ack_sum = 0;
     ch.ack_since = None;
     m
-}
-
-/// Sends `job` to one channel: as a future job followed by SetNewPrevHash on a new tip, or as
-/// an immediately active job otherwise.
-fn send_job(ch: &mut Channel, job: &Arc<PoolJob>, new_tip: bool, out: &mut Vec<Message>) {
-    let job_id = ch.next_job_id;
-    ch.next_job_id = ch.next_job_id.wrapping_add(1).max(1);
-    if new_tip {
-        ch.jobs.clear();
-        ch.seen.clear();
-        ch.first_current_job = job_id;
-    }
-    let hasher = if ch.extended {
-        let mut fixed = job.coinbase.prefix.clone();
-        fixed.extend_from_slice(&ch.prefix);
-        out.push(Message::from(NewExtendedMiningJob {
-            channel_id: ch.id,
-            job_id,
-            min_ntime: if new_tip { None } else { Some(job.ntime) },
-            version: job.version,
-            version_rolling_allowed: true,
-            merkle_path: job.merkle_path.clone(),
-            coinbase_tx_prefix: job.coinbase.prefix.clone(),
-            coinbase_tx_suffix: job.coinbase.suffix.clone(),
-        }));
-        JobHasher::Extended(ExtendedJobHasher::new(
-            &fixed,
-            &job.coinbase.suffix,
-            &job.merkle_path,
-            job.prev_hash,
-            job.nbits,
-        ))
-    } else {
-        let mut coinbase = Vec::with_capacity(
-            job.coinbase.prefix.len() + ch.prefix.len() + job.coinbase.suffix.len(),
-        );
-        coinbase.extend_from_slice(&job.coinbase.prefix);
-        coinbase.extend_from_slice(&ch.prefix);
-        coinbase.extend_from_slice(&job.coinbase.suffix);
-        let root = merkle_root_from_path(&sha256d(&coinbase), &job.merkle_path);
-        out.push(Message::from(NewMiningJob {
-            channel_id: ch.id,
-            job_id,
-            min_ntime: if new_tip { None } else { Some(job.ntime) },
-            version: job.version,
-            merkle_root: root,
-        }));
-        JobHasher::Standard(StandardJobHasher::new(job.prev_hash, root, job.nbits))
-    };
-    if new_tip {
-        out.push(Message::from(SetNewPrevHash {
-            channel_id: ch.id,
-            job_id,
-            prev_hash: job.prev_hash,
-            min_ntime: job.ntime,
-            nbits: job.nbits,
-        }));
-    }
-    ch.jobs.insert(
-        job_id,
-        ChannelJob {
-            job: job.clone(),
-            hasher,
-        },
-    );
-    // Keep a bounded number of same-tip jobs.
-    if ch.jobs.len() > 16 {
-        if let Some(oldest) = ch.jobs.keys().min().copied() {
-            ch.jobs.remove(&oldest);
-        }
-    }
 }
 
 /// Closes a channel from the pool side.
