@@ -5,7 +5,8 @@
 //! [`Work`] and share target. The IO task replaces them as jobs and targets arrive; threads
 //! notice through a change counter they poll every [`SLICE_NONCES`] nonces. Thread `t` of `T`
 //! serves boards `b` with `b % T == t` (or board `t % B` when there are more threads than
-//! boards), taking units from each in turn.
+//! boards), hashing [`QUANTUM_SLICES`] slices on one board before turning to the next, so a
+//! thread serving several channels keeps all of them supplied with shares.
 //!
 //! When the IO task falls behind (e.g. a pool set a difficulty so low that every hash is a
 //! share), the bounded channel makes threads wait: submission speed limits hashing.
@@ -15,14 +16,17 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle, Thread};
 use std::time::Duration;
 
+use sv2_mining::share::StandardJobHasher;
 use sv2_mining::target::Target;
 use tokio::sync::mpsc;
 
 use super::stats::Stats;
-use super::work::{hash_range, unit_hasher, Found, JobTemplate, SearchSpace};
+use super::work::{hash_range, unit_hasher, Found, JobTemplate, SearchSpace, Unit};
 
 /// Nonces hashed between checks for new work, a new target or a stop request.
 pub(crate) const SLICE_NONCES: u64 = 1024;
+/// Slices a thread hashes on one board before turning to its next board.
+const QUANTUM_SLICES: usize = 16;
 /// How long an idle thread sleeps before looking for work again (it is also woken on changes).
 const IDLE_PARK: Duration = Duration::from_millis(20);
 /// Capacity of the found-share channel.
@@ -254,9 +258,22 @@ struct Worker<J> {
     stats: Arc<Stats>,
 }
 
-enum UnitEnd {
-    Done,
-    Changed,
+/// Where a thread is within a unit of one board's work.
+struct Cursor<J> {
+    work: Arc<Work<J>>,
+    seq: u64,
+    target: Target,
+    unit: Unit,
+    hasher: StandardJobHasher,
+    offset: u64,
+}
+
+enum Step {
+    /// The thread keeps going (possibly on another board).
+    Continue,
+    /// The board has nothing to hash.
+    Idle,
+    /// Stop requested or the IO task is gone.
     Stop,
 }
 
@@ -266,99 +283,115 @@ impl<J: Send + Sync + 'static> Worker<J> {
     }
 
     fn run(self) {
+        let mut cursors: Vec<Option<Cursor<J>>> = self.boards.iter().map(|_| None).collect();
         let mut next = 0usize;
         while !self.stopped() {
             let count = self.boards.len();
-            let mut ran = false;
+            let mut busy = false;
             for i in 0..count {
                 let idx = (next + i) % count;
-                let Some((b, board)) = self.boards.get(idx) else {
+                let (Some((b, board)), Some(cursor)) = (self.boards.get(idx), cursors.get_mut(idx))
+                else {
                     continue;
                 };
-                let (seq, Some(work), target) = board.snapshot() else {
-                    continue;
-                };
-                if work.exhausted.load(Ordering::Relaxed) {
-                    continue;
+                match self.step(*b, board, cursor) {
+                    Step::Stop => return,
+                    Step::Idle => continue,
+                    Step::Continue => {
+                        // Other boards of this thread get the next quantum.
+                        next = idx + 1;
+                        busy = true;
+                        break;
+                    }
                 }
-                next = idx + 1;
-                ran = true;
-                match self.run_unit(*b, board, work, target, seq) {
-                    UnitEnd::Stop => return,
-                    UnitEnd::Done | UnitEnd::Changed => {}
-                }
-                break;
             }
-            if !ran {
+            if !busy {
                 thread::park_timeout(IDLE_PARK);
             }
         }
     }
 
-    fn run_unit(
-        &self,
-        b: usize,
-        board: &Board<J>,
-        work: Arc<Work<J>>,
-        mut target: Target,
-        mut seq: u64,
-    ) -> UnitEnd {
+    /// A fresh cursor on the board's current work, or `None` if there is nothing to hash.
+    fn new_cursor(&self, board: &Board<J>) -> Option<Cursor<J>> {
+        let (seq, work, target) = board.snapshot();
+        let work = work?;
+        if work.exhausted.load(Ordering::Relaxed) {
+            return None;
+        }
         let index = work.next_unit.fetch_add(1, Ordering::Relaxed);
         let Some(unit) = work.space.unit(&work.template, index) else {
             work.exhausted.store(true, Ordering::Relaxed);
-            return UnitEnd::Done;
+            return None;
         };
-        let mut hasher = unit_hasher(&work.template, &unit);
+        let hasher = unit_hasher(&work.template, &unit);
+        Some(Cursor {
+            work,
+            seq,
+            target,
+            unit,
+            hasher,
+            offset: 0,
+        })
+    }
+
+    /// Follows board changes: keeps the cursor if its work is still current (taking a new
+    /// target), drops it otherwise.
+    fn refresh(board: &Board<J>, slot: &mut Option<Cursor<J>>) {
+        let Some(c) = slot.as_mut() else { return };
+        if board.seq.load(Ordering::Acquire) == c.seq {
+            return;
+        }
+        let (seq, current, target) = board.snapshot();
+        match current {
+            Some(w) if Arc::ptr_eq(&w, &c.work) => {
+                c.seq = seq;
+                c.target = target;
+            }
+            _ => *slot = None,
+        }
+    }
+
+    /// Hashes up to [`QUANTUM_SLICES`] slices of the board's work.
+    fn step(&self, b: usize, board: &Board<J>, slot: &mut Option<Cursor<J>>) -> Step {
         let mut found = Vec::new();
-        let mut offset = 0u64;
-        while offset < unit.nonce_count {
+        for _ in 0..QUANTUM_SLICES {
             if self.stopped() {
-                return UnitEnd::Stop;
+                return Step::Stop;
             }
-            if board.seq.load(Ordering::Acquire) != seq {
-                let (s, current, t) = board.snapshot();
-                match current {
-                    Some(w) if Arc::ptr_eq(&w, &work) => {
-                        seq = s;
-                        target = t;
-                    }
-                    _ => return UnitEnd::Changed,
-                }
+            Self::refresh(board, slot);
+            if slot.as_ref().is_none_or(|c| c.offset >= c.unit.nonce_count) {
+                *slot = self.new_cursor(board);
             }
-            let n = SLICE_NONCES.min(unit.nonce_count - offset);
-            let hashes = hash_range(&mut hasher, &unit, offset, n, &target, &mut found);
+            let Some(c) = slot.as_mut() else {
+                return Step::Idle;
+            };
+            let n = SLICE_NONCES.min(c.unit.nonce_count - c.offset);
+            let hashes = hash_range(&mut c.hasher, &c.unit, c.offset, n, &c.target, &mut found);
+            c.offset += n;
             board.hashes.fetch_add(hashes, Ordering::Relaxed);
             self.stats.hashes.fetch_add(hashes, Ordering::Relaxed);
             for f in found.drain(..) {
                 self.stats.shares_found.fetch_add(1, Ordering::Relaxed);
                 // Sending may have waited: do not hand over shares of replaced work.
-                if board.seq.load(Ordering::Acquire) != seq {
-                    let (s, current, t) = board.snapshot();
-                    match current {
-                        Some(w) if Arc::ptr_eq(&w, &work) => {
-                            seq = s;
-                            target = t;
-                        }
-                        _ => return UnitEnd::Changed,
-                    }
-                }
-                if !target.is_met_by(&f.hash) {
+                Self::refresh(board, slot);
+                let Some(c) = slot.as_ref() else { break };
+                if !c.target.is_met_by(&f.hash) {
                     continue;
                 }
                 let share = FoundShare {
                     board: b,
-                    work: Arc::clone(&work),
-                    extranonce: unit.extranonce.clone(),
+                    work: Arc::clone(&c.work),
+                    extranonce: c.unit.extranonce.clone(),
                     found: f,
                 };
                 // Blocks while the IO task is behind; fails once it has gone away.
                 if self.found.blocking_send(share).is_err() {
-                    return UnitEnd::Stop;
+                    return Step::Stop;
                 }
             }
-            offset += n;
+            found.clear();
         }
-        UnitEnd::Done
+        Step::Continue
     }
 }
 
