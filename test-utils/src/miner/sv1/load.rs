@@ -24,6 +24,7 @@ use std::time::Duration;
 use bitcoin::secp256k1::rand::{thread_rng, Rng};
 use futures::{SinkExt, StreamExt};
 use sv2_mining::target::Target;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tokio::time::{sleep_until, Instant};
 
@@ -42,6 +43,8 @@ pub const MAX_LOAD_CONNECTIONS: usize = 100_000;
 pub const MAX_LOAD_DURATION: Duration = Duration::from_secs(24 * 3600);
 /// Nonces per header template in load mode (small units keep each search short).
 const LOAD_NONCE_BITS: u32 = 12;
+/// Nonces hashed between checks for a share while searching.
+const SEARCH_SLICE: u64 = 64;
 /// Beyond this many budgets of expected hashes, no search is attempted.
 const HOPELESS_BUDGETS: f64 = 16.0;
 
@@ -172,6 +175,9 @@ async fn run_load(
     let start = Instant::now();
     let deadline = start + config.duration;
     let mut tasks = JoinSet::new();
+    // Share searches run on the blocking pool; keep at most one per core in flight.
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let searches = Arc::new(Semaphore::new(cores));
     let step = Duration::from_secs_f64(1.0 / config.connect_rate);
     for i in 0..config.connections {
         let at = start + step.saturating_mul(u32::try_from(i).unwrap_or(u32::MAX));
@@ -184,6 +190,7 @@ async fn run_load(
         }
         let conn = Connection {
             index: i,
+            searches: Arc::clone(&searches),
             config: Arc::clone(&config),
             stats: Arc::clone(&stats),
             stop: stop.clone(),
@@ -204,12 +211,21 @@ async fn run_load(
     .await;
     if drained.is_err() {
         tasks.abort_all();
+        while tasks.join_next().await.is_some() {}
+        // Aborted connections could not release their gauges themselves.
+        stats
+            .open_connections
+            .store(0, std::sync::atomic::Ordering::Relaxed);
+        stats
+            .open_channels
+            .store(0, std::sync::atomic::Ordering::Relaxed);
     }
     Ok(())
 }
 
 struct Connection {
     index: usize,
+    searches: Arc<Semaphore>,
     config: Arc<Sv1LoadConfig>,
     stats: Arc<Stats>,
     stop: StopSignal,
@@ -229,6 +245,8 @@ struct Candidate {
     extranonce2: Vec<u8>,
     found: Found,
     next_unit: u64,
+    /// Hashes spent searching.
+    hashes: u64,
 }
 
 impl Connection {
@@ -345,7 +363,12 @@ impl Connection {
                     next_share = self.schedule(state);
                     let Some(w) = work.as_mut() else { continue };
                     let expected = state.difficulty() * HASHES_PER_DIFF1;
+                    let permit = Arc::clone(&self.searches)
+                        .acquire_owned()
+                        .await
+                        .map_err(|_| MinerError::Task("search semaphore closed".into()))?;
                     let cand = find_share(
+                        permit,
                         w.template.clone(),
                         w.space,
                         w.next_unit,
@@ -355,6 +378,7 @@ impl Connection {
                     )
                     .await?;
                     w.next_unit = cand.next_unit;
+                    self.stats.hashes.fetch_add(cand.hashes, std::sync::atomic::Ordering::Relaxed);
                     if !state.job_valid(&w.tag.job_id) {
                         continue;
                     }
@@ -374,6 +398,7 @@ impl Connection {
 /// Looks for a share meeting `target` with at most `budget` hashes (none when `expected`
 /// hashes per share exceed [`HOPELESS_BUDGETS`] budgets); falls back to an unchecked header.
 async fn find_share(
+    permit: OwnedSemaphorePermit,
     template: JobTemplate,
     space: SearchSpace,
     first_unit: u64,
@@ -383,6 +408,7 @@ async fn find_share(
 ) -> Result<Candidate, MinerError> {
     let search = expected <= budget as f64 * HOPELESS_BUDGETS;
     let search_fn = move || -> Option<Candidate> {
+        let _permit = permit;
         let mut unit_index = first_unit;
         let mut spent = 0u64;
         let mut fallback = None;
@@ -404,22 +430,31 @@ async fn find_share(
                         hash,
                     },
                     next_unit: unit_index,
+                    hashes: 0,
                 });
             }
             if !search || spent >= budget {
                 let mut c = fallback?;
                 c.next_unit = unit_index;
+                c.hashes = spent;
                 return Some(c);
             }
             let mut hasher = unit_hasher(&template, &unit);
-            let room = (budget - spent).div_ceil(unit.versions.len() as u64);
-            spent += hash_range(&mut hasher, &unit, 0, room, &target, &mut found);
-            if let Some(f) = found.first() {
-                return Some(Candidate {
-                    extranonce2: unit.extranonce,
-                    found: *f,
-                    next_unit: unit_index,
-                });
+            let lanes = unit.versions.len() as u64;
+            let mut offset = 0;
+            // Small slices: stop soon after the first share.
+            while offset < unit.nonce_count && spent < budget {
+                let n = SEARCH_SLICE.min((budget - spent).div_ceil(lanes));
+                spent += hash_range(&mut hasher, &unit, offset, n, &target, &mut found);
+                offset += n;
+                if let Some(f) = found.first() {
+                    return Some(Candidate {
+                        extranonce2: unit.extranonce,
+                        found: *f,
+                        next_unit: unit_index,
+                        hashes: spent,
+                    });
+                }
             }
         }
     };
@@ -450,13 +485,17 @@ mod tests {
         }
     }
 
+    fn permit() -> OwnedSemaphorePermit {
+        Arc::new(Semaphore::new(1)).try_acquire_owned().unwrap()
+    }
+
     #[tokio::test]
     async fn easy_targets_give_valid_shares_hard_ones_a_fallback() {
         let t = template();
         let space = SearchSpace::new(&t, LOAD_NONCE_BITS);
         // One share per ~256 hashes.
         let easy = Target::from_difficulty(1.0 / (1u64 << 24) as f64);
-        let c = find_share(t.clone(), space, 0, easy, 1 << 14, 256.0)
+        let c = find_share(permit(), t.clone(), space, 0, easy, 1 << 14, 256.0)
             .await
             .unwrap();
         assert!(easy.is_met_by(&c.found.hash));
@@ -468,17 +507,22 @@ mod tests {
         );
         assert_eq!(h.hash(), c.found.hash);
         assert_eq!(c.next_unit, 1);
+        assert!(c.hashes > 0 && c.hashes <= 1 << 14);
         // Difficulty 1 with a tiny budget: no search, a fallback from the next unit.
         let hard = Target::from_difficulty(1.0);
-        let c = find_share(t.clone(), space, 7, hard, 16, HASHES_PER_DIFF1)
+        let c = find_share(permit(), t.clone(), space, 7, hard, 16, HASHES_PER_DIFF1)
             .await
             .unwrap();
         assert!(!hard.is_met_by(&c.found.hash));
         assert_eq!(c.next_unit, 8);
         assert_eq!(c.extranonce2, vec![0, 0, 0, 7]);
+        assert_eq!(c.hashes, 0);
         // Within reach but unlucky: the budget bounds the work.
-        let c = find_share(t, space, 0, hard, 64, 64.0).await.unwrap();
+        let c = find_share(permit(), t, space, 0, hard, 64, 64.0)
+            .await
+            .unwrap();
         assert_eq!(c.next_unit, 2);
+        assert_eq!(c.hashes, 64);
     }
 
     #[test]
