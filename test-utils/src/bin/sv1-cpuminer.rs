@@ -83,7 +83,7 @@ struct Args {
     /// Load mode: most shares per second per connection.
     #[arg(long, default_value_t = 10.0)]
     max_share_rate: f64,
-    /// Load mode: give each connection its own worker name ("<user>-<i>").
+    /// Load mode: give each connection its own worker name (USER-INDEX).
     #[arg(long)]
     numbered_workers: bool,
     /// Write the final counters as JSON to this file ("-" for stdout).

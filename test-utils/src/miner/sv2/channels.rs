@@ -980,6 +980,148 @@ mod tests {
         assert!(c.handle(too_big, &stats).is_err());
     }
 
+    /// Searches the first units of `template` for shares meeting `target` (about 1 in 16).
+    fn mine(
+        tag: JobTag,
+        template: &JobTemplate,
+        board: usize,
+        target: &Target,
+    ) -> Vec<FoundShare<JobTag>> {
+        use crate::miner::work::{hash_range, unit_hasher, SearchSpace};
+        let space = SearchSpace::new(template, 4);
+        let work = Arc::new(Work::new(tag, template.clone(), 4));
+        let mut out = Vec::new();
+        for u in 0..32 {
+            let unit = space.unit(template, u).unwrap();
+            let mut hasher = unit_hasher(template, &unit);
+            let mut found = Vec::new();
+            hash_range(&mut hasher, &unit, 0, u64::MAX, target, &mut found);
+            out.extend(found.into_iter().map(|f| FoundShare {
+                board,
+                work: Arc::clone(&work),
+                extranonce: unit.extranonce.clone(),
+                found: f,
+            }));
+        }
+        assert!(out.len() > 4);
+        out
+    }
+
+    #[test]
+    fn found_shares_validate_with_the_pool_side_hashers() {
+        use sv2_mining::header::version_rolling_ok;
+        use sv2_mining::share::{ExtendedJobHasher, StandardJobHasher};
+        let stats = Stats::default();
+        let target = Target::from_difficulty(16.0 / 4_294_967_296.0);
+        let prev = [9; 32];
+        let nbits = 0x207f_ffff;
+
+        // Standard channel: fixed merkle root, rolled versions.
+        let mut c = Channels::new(ChannelMode::Standard, true);
+        c.open_requests(1, &params());
+        c.handle(
+            MiningMessage::OpenStandardMiningChannelSuccess(OpenStandardMiningChannelSuccess {
+                request_id: 0,
+                channel_id: 4,
+                target: target.to_le_bytes(),
+                extranonce_prefix: vec![1; 8],
+                group_channel_id: 0,
+            }),
+            &stats,
+        )
+        .unwrap();
+        c.handle(job(4, 6, None), &stats).unwrap();
+        let fx = c.handle(snph(4, 6), &stats).unwrap();
+        let Effect::Work {
+            work: Some((tag, t)),
+            ..
+        } = &fx[0]
+        else {
+            panic!()
+        };
+        let mut pool = StandardJobHasher::new(prev, [6; 32], nbits);
+        let mut rolled = false;
+        for share in mine(*tag, t, 0, &target) {
+            let Submission::Send {
+                message: Message::Mining(MiningMessage::SubmitSharesStandard(m)),
+                ..
+            } = c.submission(&share)
+            else {
+                panic!()
+            };
+            assert!(target.is_met_by(&pool.hash(m.version, m.ntime, m.nonce)));
+            assert!(version_rolling_ok(
+                0x2000_0000,
+                m.version,
+                BIP320_VERSION_MASK
+            ));
+            rolled |= m.version != 0x2000_0000;
+        }
+        assert!(rolled);
+
+        // Extended channel: the miner's extranonce after the channel prefix.
+        let mut c = Channels::new(ChannelMode::Extended, true);
+        c.open_requests(1, &params());
+        c.handle(
+            MiningMessage::OpenExtendedMiningChannelSuccess(OpenExtendedMiningChannelSuccess {
+                request_id: 0,
+                channel_id: 2,
+                target: target.to_le_bytes(),
+                extranonce_size: 3,
+                extranonce_prefix: vec![0xee; 5],
+                group_channel_id: 0,
+            }),
+            &stats,
+        )
+        .unwrap();
+        let (cb_prefix, cb_suffix, path) = (vec![0x01; 70], vec![0x02; 90], vec![[0x44; 32]; 5]);
+        c.handle(
+            MiningMessage::NewExtendedMiningJob(NewExtendedMiningJob {
+                channel_id: 2,
+                job_id: 1,
+                min_ntime: None,
+                version: 0x2000_0000,
+                version_rolling_allowed: true,
+                merkle_path: path.clone(),
+                coinbase_tx_prefix: cb_prefix.clone(),
+                coinbase_tx_suffix: cb_suffix.clone(),
+            }),
+            &stats,
+        )
+        .unwrap();
+        let fx = c.handle(snph(2, 1), &stats).unwrap();
+        let Effect::Work {
+            work: Some((tag, t)),
+            ..
+        } = &fx[0]
+        else {
+            panic!()
+        };
+        let fixed = [cb_prefix.as_slice(), &[0xee; 5]].concat();
+        let pool = ExtendedJobHasher::new(&fixed, &cb_suffix, &path, prev, nbits);
+        let mut extranonces = std::collections::HashSet::new();
+        for share in mine(*tag, t, 0, &target) {
+            let Submission::Send {
+                message: Message::Mining(MiningMessage::SubmitSharesExtended(m)),
+                ..
+            } = c.submission(&share)
+            else {
+                panic!()
+            };
+            assert_eq!(m.extranonce.len(), 3);
+            let h = pool.hash_share(&sv2_mining::share::ExtendedShare {
+                extranonce: &m.extranonce,
+                version: m.version,
+                ntime: m.ntime,
+                nonce: m.nonce,
+            });
+            assert_eq!(h, share.found.hash);
+            assert!(target.is_met_by(&h));
+            extranonces.insert(m.extranonce.clone());
+        }
+        assert!(extranonces.len() > 1);
+    }
+
     #[test]
     fn job_storage_is_bounded_and_update_channel_measures_rate() {
         let stats = Stats::default();
