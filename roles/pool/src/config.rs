@@ -51,6 +51,18 @@ pub struct PoolConfig {
     /// Work accounting.
     #[serde(default)]
     pub accounting: AccountingConfig,
+    /// Treasury ledger (absent: no ledger, work is only logged).
+    #[serde(default)]
+    pub treasury: Option<crate::treasury::config::TreasuryConfig>,
+    /// Hosted sites (`[[site]]`) and their hosting partners.
+    #[serde(default)]
+    pub site: Vec<crate::treasury::config::SiteConfig>,
+    /// Explicit worker → site assignments (`[worker_sites]`).
+    #[serde(default)]
+    pub worker_sites: crate::treasury::config::WorkerSites,
+    /// Read-only web dashboard next to `/metrics`.
+    #[serde(default)]
+    pub dashboard: crate::treasury::config::DashboardConfig,
 }
 
 /// `[server]`.
@@ -544,6 +556,13 @@ impl PoolConfig {
                 "use e.g. 5",
             ));
         }
+        crate::treasury::config::validate(
+            &self.treasury,
+            &self.site,
+            &self.worker_sites,
+            self.accounting.flush_interval_secs,
+        )
+        .map_err(|(key, problem, fix)| ConfigError::new(&key, problem, fix))?;
         Ok(())
     }
 }

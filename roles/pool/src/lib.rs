@@ -16,5 +16,6 @@ pub mod server;
 pub mod session;
 pub mod telemetry;
 pub mod template;
+pub mod treasury;
 
 pub use run::{start_pool, PoolHandle, StartError};

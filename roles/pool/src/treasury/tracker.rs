@@ -1,0 +1,310 @@
+//! Chain tracker: a task that asks the node for its best block every
+//! `treasury.check_interval_ms` and, after every new tip (or newly attributed block),
+//! checks each immature or recently orphaned block with `getblockhash(height)`: blocks that
+//! left the best chain are orphaned (reversing entries), ones that came back are reinstated,
+//! ones with enough confirmations mature.
+//!
+//! It also scans new blocks of the best chain for blocks this pool mined that are missing
+//! from the ledger (the pool was killed between the node accepting a block and the ledger
+//! recording it) and records them, so no found block is ever lost. A block counts as this
+//! pool's when its coinbase carries the pool tag and pays only the configured payout scripts.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bitcoin::{Block, Network, ScriptBuf};
+use node_rpc::NodeClient;
+use tokio::task::JoinHandle;
+
+use crate::accounting::{unix_now, FoundBlock, WorkerId};
+
+use super::ledger::{BlockSource, Ledger, Observation};
+use super::store::StoreError;
+
+/// Blocks re-scanned below the last scanned height (cheap: hashes already seen are skipped).
+const SCAN_OVERLAP: u64 = 3;
+/// Hashes remembered as "not ours" to avoid fetching them again.
+const NOT_OURS_CAPACITY: usize = 512;
+/// Work rows are pruned at most this often.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+/// What the tracker needs besides the ledger and the node.
+#[derive(Debug, Clone)]
+pub struct TrackerConfig {
+    /// How often the node's best block is polled.
+    pub check_interval: Duration,
+    /// The pool tag put in every coinbase scriptSig.
+    pub pool_tag: Vec<u8>,
+    /// The payout scripts of the coinbase.
+    pub payout_scripts: Vec<ScriptBuf>,
+    /// The node's network (for the block subsidy of recovered blocks).
+    pub network: Network,
+    /// At most this many blocks below the tip are scanned when catching up.
+    pub scan_limit: u64,
+    /// A block missing from the ledger is recovered only when its header time is at least
+    /// this old (the pool's own recording normally wins the race).
+    pub recovery_delay_secs: u64,
+}
+
+/// Errors of one tracker round (logged; the next round retries).
+#[derive(Debug, thiserror::Error)]
+pub enum TrackerError {
+    /// The node did not answer.
+    #[error("bitcoind: {0}")]
+    Node(#[from] node_rpc::RpcError),
+    /// The ledger failed.
+    #[error(transparent)]
+    Ledger(#[from] StoreError),
+    /// A blocking task failed.
+    #[error("task: {0}")]
+    Task(String),
+    /// The node returned a block that does not decode.
+    #[error("undecodable block {0}")]
+    Block(String),
+}
+
+/// Starts the tracker task.
+pub fn spawn_tracker(ledger: Arc<Ledger>, node: NodeClient, cfg: TrackerConfig) -> JoinHandle<()> {
+    tokio::spawn(run_tracker(ledger, node, cfg))
+}
+
+async fn blocking<R: Send + 'static>(
+    f: impl FnOnce() -> Result<R, StoreError> + Send + 'static,
+) -> Result<R, TrackerError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| TrackerError::Task(e.to_string()))?
+        .map_err(TrackerError::Ledger)
+}
+
+/// The tracker loop (runs until aborted).
+pub async fn run_tracker(ledger: Arc<Ledger>, node: NodeClient, cfg: TrackerConfig) {
+    let mut state = Tracker {
+        ledger,
+        node,
+        cfg,
+        last_tip: None,
+        not_ours: VecDeque::new(),
+        scan_behind: true,
+        last_prune: None,
+    };
+    let mut tick = tokio::time::interval(state.cfg.check_interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = state.round().await {
+            metrics::counter!("treasury_tracker_errors_total").increment(1);
+            tracing::warn!(error = %e, "treasury tracker round failed");
+        }
+    }
+}
+
+/// State of the tracker between rounds.
+struct Tracker {
+    ledger: Arc<Ledger>,
+    node: NodeClient,
+    cfg: TrackerConfig,
+    last_tip: Option<bitcoin::BlockHash>,
+    not_ours: VecDeque<String>,
+    scan_behind: bool,
+    last_prune: Option<std::time::Instant>,
+}
+
+impl Tracker {
+    async fn round(&mut self) -> Result<(), TrackerError> {
+        let ledger = self.ledger.clone();
+        let attributed = blocking(move || ledger.attribute_due(unix_now())).await?;
+        let info = self.node.blockchain_info().await?;
+        let tip_changed = self.last_tip != Some(info.bestblockhash);
+        if tip_changed || attributed > 0 || self.scan_behind {
+            self.scan_behind = self.scan(info.blocks).await?;
+            self.check_chain(info.blocks, info.bestblockhash.to_string())
+                .await?;
+            self.last_tip = Some(info.bestblockhash);
+        }
+        if self.last_prune.is_none_or(|t| t.elapsed() >= PRUNE_EVERY) {
+            self.last_prune = Some(std::time::Instant::now());
+            let ledger = self.ledger.clone();
+            let pruned = blocking(move || ledger.prune_work(unix_now())).await?;
+            if pruned > 0 {
+                tracing::info!(rows = pruned, "pruned old work rows");
+            }
+        }
+        Ok(())
+    }
+
+    async fn check_chain(&mut self, height: u64, tip_hash: String) -> Result<(), TrackerError> {
+        let ledger = self.ledger.clone();
+        let tracked = blocking(move || ledger.blocks_to_check(height)).await?;
+        let mut observations = Vec::with_capacity(tracked.len());
+        for b in &tracked {
+            let active = self.node.block_hash(b.height).await?;
+            observations.push(Observation {
+                block_id: b.id,
+                active_hash: active.map(|h| h.to_string()),
+            });
+        }
+        let ledger = self.ledger.clone();
+        let changes =
+            blocking(move || ledger.apply_chain(height, &tip_hash, &observations, unix_now()))
+                .await?;
+        for (what, ids) in [
+            ("matured", &changes.matured),
+            ("orphaned", &changes.orphaned),
+            ("reinstated", &changes.reinstated),
+        ] {
+            for id in ids {
+                if let Some(b) = tracked.iter().find(|b| b.id == *id) {
+                    if what == "orphaned" {
+                        tracing::warn!(height = b.height, hash = %b.hash, "block left the best chain: credits reversed");
+                    } else {
+                        tracing::info!(height = b.height, hash = %b.hash, "block {what}");
+                    }
+                }
+                metrics::counter!("treasury_block_transitions_total", "to" => what).increment(1);
+            }
+        }
+        Ok(())
+    }
+
+    /// Scans the best chain for this pool's blocks missing from the ledger. Returns true
+    /// when it stopped early (a candidate too young to recover yet).
+    async fn scan(&mut self, tip_height: u64) -> Result<bool, TrackerError> {
+        let ledger = self.ledger.clone();
+        let scanned = blocking(move || ledger.meta("scan_height")).await?;
+        let Some(scanned) = scanned.and_then(|s| s.parse::<u64>().ok()) else {
+            // First start: nothing below the current tip can be ours-and-missing.
+            let ledger = self.ledger.clone();
+            blocking(move || ledger.set_meta("scan_height", &tip_height.to_string())).await?;
+            return Ok(false);
+        };
+        let start = (scanned.saturating_sub(SCAN_OVERLAP) + 1)
+            .max(tip_height.saturating_sub(self.cfg.scan_limit) + 1);
+        let mut done = scanned.min(tip_height);
+        let mut behind = false;
+        for h in start..=tip_height {
+            let Some(hash) = self.node.block_hash(h).await? else {
+                break;
+            };
+            let hash_s = hash.to_string();
+            if self.not_ours.contains(&hash_s) {
+                done = done.max(h);
+                continue;
+            }
+            let ledger = self.ledger.clone();
+            let hs = hash_s.clone();
+            if blocking(move || ledger.has_block(&hs)).await? {
+                done = done.max(h);
+                continue;
+            }
+            let raw: String = self
+                .node
+                .call(
+                    "getblock",
+                    vec![serde_json::json!(hash_s), serde_json::json!(0)],
+                )
+                .await?;
+            let block: Block = hex::decode(&raw)
+                .ok()
+                .and_then(|b| bitcoin::consensus::deserialize(&b).ok())
+                .ok_or_else(|| TrackerError::Block(hash_s.clone()))?;
+            let Some(found) = self.ours(&block, h, &hash_s) else {
+                if self.not_ours.len() >= NOT_OURS_CAPACITY {
+                    self.not_ours.pop_front();
+                }
+                self.not_ours.push_back(hash_s);
+                done = done.max(h);
+                continue;
+            };
+            if found.time.saturating_add(self.cfg.recovery_delay_secs) > unix_now() {
+                behind = true;
+                break;
+            }
+            let ledger = self.ledger.clone();
+            let f = found.clone();
+            let outcome =
+                blocking(move || ledger.record_block_from(&f, BlockSource::Recovered, unix_now()))
+                    .await?;
+            tracing::warn!(height = h, hash = %found.hash, reward = found.reward_sats, ?outcome, "recovered a block of this pool missing from the ledger");
+            metrics::counter!("treasury_blocks_recovered_total").increment(1);
+            done = done.max(h);
+        }
+        let ledger = self.ledger.clone();
+        blocking(move || ledger.set_meta("scan_height", &done.to_string())).await?;
+        Ok(behind)
+    }
+
+    /// The block as a [`FoundBlock`] when its coinbase is this pool's.
+    fn ours(&self, block: &Block, height: u64, hash: &str) -> Option<FoundBlock> {
+        let coinbase = block.txdata.first()?;
+        let input = coinbase.input.first()?;
+        let tag = &self.cfg.pool_tag;
+        if !tag.is_empty()
+            && !input
+                .script_sig
+                .as_bytes()
+                .windows(tag.len())
+                .any(|w| w == tag.as_slice())
+        {
+            return None;
+        }
+        let mut reward = 0u64;
+        let mut paid_us = false;
+        for o in &coinbase.output {
+            let v = o.value.to_sat();
+            if v == 0 {
+                continue;
+            }
+            if !self.cfg.payout_scripts.contains(&o.script_pubkey) {
+                return None;
+            }
+            paid_us = true;
+            reward = reward.saturating_add(v);
+        }
+        if !paid_us {
+            return None;
+        }
+        Some(FoundBlock {
+            height,
+            hash: hash.to_owned(),
+            reward_sats: reward,
+            fees_sats: reward.saturating_sub(subsidy(height, self.cfg.network)),
+            finder: WorkerId {
+                site: super::UNASSIGNED_SITE.to_owned(),
+                worker: "unknown".to_owned(),
+            },
+            time: u64::from(block.header.time),
+            node_result: "recovered".to_owned(),
+        })
+    }
+}
+
+/// Block subsidy at `height`, satoshis.
+pub fn subsidy(height: u64, network: Network) -> u64 {
+    let interval = if network == Network::Regtest {
+        150
+    } else {
+        210_000
+    };
+    let halvings = height / interval;
+    if halvings >= 64 {
+        0
+    } else {
+        (50 * 100_000_000u64) >> halvings
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subsidies() {
+        assert_eq!(subsidy(0, Network::Bitcoin), 5_000_000_000);
+        assert_eq!(subsidy(840_000, Network::Bitcoin), 312_500_000);
+        assert_eq!(subsidy(149, Network::Regtest), 5_000_000_000);
+        assert_eq!(subsidy(150, Network::Regtest), 2_500_000_000);
+        assert_eq!(subsidy(u64::MAX, Network::Bitcoin), 0);
+    }
+}
