@@ -36,5 +36,13 @@ pub mod util;
 pub mod work;
 
 pub use error::MinerError;
+
+/// A process-wide unique id for one connection's protocol state, so that shares found for a
+/// previous connection are never submitted on a new one that reuses channel or job ids.
+pub(crate) fn next_session_id() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
 pub use handle::MinerHandle;
 pub use stats::{MinerStats, StatsHandle};

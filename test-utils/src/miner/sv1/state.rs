@@ -38,6 +38,8 @@ pub(crate) struct Handshake {
 /// The job a share belongs to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Sv1Tag {
+    /// The connection the job arrived on (job ids repeat across connections).
+    pub(crate) session: u64,
     /// `mining.notify` job id.
     pub(crate) job_id: String,
     /// The job's version (rolled versions may differ only under the mask).
@@ -85,6 +87,7 @@ pub(crate) struct Sv1Submission {
 /// One connection's protocol state.
 #[derive(Debug)]
 pub(crate) struct Sv1State {
+    session: u64,
     user: String,
     requested_mask: Option<u32>,
     next_id: u64,
@@ -105,6 +108,7 @@ impl Sv1State {
     /// Fresh state; difficulty 1 until the pool says otherwise.
     pub(crate) fn new(user: &str, version_rolling: Option<u32>) -> Self {
         Sv1State {
+            session: crate::miner::next_session_id(),
             user: user.to_owned(),
             requested_mask: version_rolling,
             next_id: 1,
@@ -209,6 +213,7 @@ impl Sv1State {
         let template = job_template(n, en1, *size, self.mask.unwrap_or(0));
         Some((
             Sv1Tag {
+                session: self.session,
                 job_id: n.job_id.clone(),
                 job_version: n.version,
             },
@@ -382,6 +387,7 @@ impl Sv1State {
         found: &Found,
     ) -> Option<Sv1Submission> {
         let fresh = self.ready()
+            && tag.session == self.session
             && self.valid_jobs.contains(&tag.job_id)
             && self.target.is_met_by(&found.hash)
             && version_rolling_ok(tag.job_version, found.version, self.mask.unwrap_or(0));
@@ -670,6 +676,48 @@ mod tests {
         )
         .unwrap();
         assert_eq!(stats.snapshot().ignored_messages, 2);
+    }
+
+    #[test]
+    fn shares_of_a_previous_connection_are_never_submitted() {
+        let stats = Stats::default();
+        let ready = |s: &mut Sv1State| {
+            s.handshake(&Handshake {
+                version_rolling: None,
+                minimum_difficulty: None,
+                extranonce_subscribe: false,
+                ..handshake()
+            });
+            s.handle(
+                Response::subscribe(
+                    Id::from(1u64),
+                    SubscribeResult {
+                        subscriptions: vec![],
+                        extranonce1: vec![1],
+                        extranonce2_size: 2,
+                    },
+                )
+                .into(),
+                &stats,
+            )
+            .unwrap();
+            s.handle(Response::bool(Id::from(2u64), true).into(), &stats)
+                .unwrap();
+            s.handle(
+                Notification::SetDifficulty { difficulty: 1e-12 }.into(),
+                &stats,
+            )
+            .unwrap();
+            s.handle(notify("same", true), &stats).unwrap();
+            s.current_work().unwrap()
+        };
+        let mut first = Sv1State::new("w", None);
+        let (tag, t) = ready(&mut first);
+        let f = found_for(&t, &[0, 1], t.version);
+        assert!(first.submission(&tag, &t, &[0, 1], &f).is_some());
+        let mut second = Sv1State::new("w", None);
+        ready(&mut second);
+        assert!(second.submission(&tag, &t, &[0, 1], &f).is_none());
     }
 
     #[test]

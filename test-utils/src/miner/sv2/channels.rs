@@ -34,6 +34,8 @@ const MAX_EXTRANONCE: usize = 32;
 /// Identity of the job a share was found for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct JobTag {
+    /// The connection the job arrived on (channel and job ids repeat across connections).
+    pub(crate) session: u64,
     /// Channel the job was sent for.
     pub(crate) channel_id: u32,
     /// Job id.
@@ -122,6 +124,7 @@ impl Channel {
 /// All channels of one connection.
 #[derive(Debug)]
 pub(crate) struct Channels {
+    session: u64,
     mode: ChannelMode,
     version_rolling: bool,
     pending: HashMap<u32, usize>,
@@ -144,6 +147,7 @@ impl Channels {
     /// State for a connection whose pool allows version rolling iff `version_rolling`.
     pub(crate) fn new(mode: ChannelMode, version_rolling: bool) -> Self {
         Channels {
+            session: crate::miner::next_session_id(),
             mode,
             version_rolling,
             pending: HashMap::new(),
@@ -395,6 +399,7 @@ impl Channels {
             },
         };
         let tag = JobTag {
+            session: self.session,
             channel_id,
             job_id,
             epoch: ch.epoch,
@@ -572,7 +577,8 @@ impl Channels {
             return Submission::Stale;
         };
         let hash = &share.found.hash;
-        let current = ch.board == share.board
+        let current = tag.session == self.session
+            && ch.board == share.board
             && ch.epoch == tag.epoch
             && ch.jobs.iter().any(|j| j.job_id == tag.job_id)
             && ch.target.is_met_by(hash);
@@ -843,6 +849,17 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.submission(&s), Submission::Stale);
+        // A new connection reusing the same channel and job ids never submits old shares.
+        let mut again = Channels::new(ChannelMode::Standard, false);
+        again.open_requests(1, &params());
+        again.handle(std_success(0, 5, 0), &stats).unwrap();
+        again.handle(job(5, 3, None), &stats).unwrap();
+        again.handle(snph(5, 3), &stats).unwrap();
+        let mut old_share = s;
+        let mut tag = old_share.work.tag;
+        tag.epoch = again.channels[&5].epoch;
+        old_share.work = Arc::new(Work::new(tag, old_share.work.template.clone(), 32));
+        assert_eq!(again.submission(&old_share), Submission::Stale);
     }
 
     #[test]
