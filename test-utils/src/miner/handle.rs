@@ -38,19 +38,22 @@ impl StopSignal {
 }
 
 impl MinerHandle {
-    /// Spawns `run` on the current tokio runtime.
-    pub(crate) fn spawn<F, Fut>(stats: StatsHandle, run: F) -> MinerHandle
+    /// Spawns `run` on the current tokio runtime (an error outside of one).
+    pub(crate) fn spawn<F, Fut>(stats: StatsHandle, run: F) -> Result<MinerHandle, MinerError>
     where
         F: FnOnce(StopSignal) -> Fut,
         Fut: Future<Output = Result<(), MinerError>> + Send + 'static,
     {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
+            MinerError::Config("miners must be spawned inside a tokio runtime".into())
+        })?;
         let (stop, rx) = watch::channel(false);
-        let task = tokio::spawn(run(StopSignal(rx)));
-        MinerHandle {
+        let task = runtime.spawn(run(StopSignal(rx)));
+        Ok(MinerHandle {
             stats,
             stop,
             task: Some(task),
-        }
+        })
     }
 
     /// The current counters.
@@ -117,5 +120,58 @@ impl MinerHandle {
 impl Drop for MinerHandle {
     fn drop(&mut self) {
         self.stop.send_replace(true);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::miner::stats::Stats;
+    use std::sync::Arc;
+
+    fn stats() -> StatsHandle {
+        StatsHandle(Arc::new(Stats::default()))
+    }
+
+    #[test]
+    fn spawning_outside_a_runtime_is_an_error() {
+        let r = MinerHandle::spawn(stats(), |_| async { Ok(()) });
+        assert!(matches!(r, Err(MinerError::Config(_))));
+    }
+
+    #[tokio::test]
+    async fn stop_join_and_wait_for() {
+        let h = MinerHandle::spawn(stats(), |mut stop| async move {
+            stop.wait().await;
+            Err(MinerError::ConnectionClosed)
+        })
+        .unwrap();
+        assert!(!h.is_finished());
+        // The condition never holds and the miner keeps running: times out.
+        assert!(h
+            .wait_for(Duration::from_millis(30), |s| s.shares_accepted > 0)
+            .await
+            .is_none());
+        assert!(h
+            .wait_for(Duration::from_millis(30), |_| true)
+            .await
+            .is_some());
+        assert!(matches!(
+            h.stop_and_join().await,
+            Err(MinerError::ConnectionClosed)
+        ));
+        // Dropping a handle stops its miner.
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let h = MinerHandle::spawn(stats(), |mut stop| async move {
+            stop.wait().await;
+            let _ = tx.send(());
+            Ok(())
+        })
+        .unwrap();
+        drop(h);
+        tokio::time::timeout(Duration::from_secs(5), rx)
+            .await
+            .unwrap()
+            .unwrap();
     }
 }

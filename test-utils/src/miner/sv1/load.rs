@@ -162,9 +162,9 @@ pub fn spawn_load(config: Sv1LoadConfig) -> Result<MinerHandle, MinerError> {
     let stats = Arc::new(Stats::default());
     let config = Arc::new(config);
     let task_stats = Arc::clone(&stats);
-    Ok(MinerHandle::spawn(StatsHandle(stats), move |stop| {
+    MinerHandle::spawn(StatsHandle(stats), move |stop| {
         run_load(config, task_stats, stop)
-    }))
+    })
 }
 
 async fn run_load(

@@ -133,9 +133,7 @@ pub fn spawn(config: Sv1MinerConfig) -> Result<Sv1MinerHandle, MinerError> {
     config.validate()?;
     let stats = Arc::new(Stats::default());
     let engine = session::Engine::start(&config, Arc::clone(&stats))?;
-    Ok(MinerHandle::spawn(StatsHandle(stats), move |stop| {
-        engine.run(config, stop)
-    }))
+    MinerHandle::spawn(StatsHandle(stats), move |stop| engine.run(config, stop))
 }
 
 /// Runs the SV1 miner to completion and returns its final counters.

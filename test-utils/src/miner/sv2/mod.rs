@@ -188,9 +188,7 @@ pub fn spawn(config: Sv2MinerConfig) -> Result<Sv2MinerHandle, MinerError> {
     config.validate()?;
     let stats = Arc::new(Stats::default());
     let engine = session::Engine::start(&config, Arc::clone(&stats))?;
-    Ok(MinerHandle::spawn(StatsHandle(stats), move |stop| {
-        engine.run(config, stop)
-    }))
+    MinerHandle::spawn(StatsHandle(stats), move |stop| engine.run(config, stop))
 }
 
 /// Runs the miner to completion (`duration`, `max_shares`, or an error) and returns its
