@@ -9,6 +9,7 @@
 pub mod accounting;
 pub mod block;
 pub mod config;
+pub mod dashboard;
 pub mod demo;
 pub mod jobs;
 pub mod run;

@@ -28,6 +28,8 @@ enum Command {
     Run,
     /// Validate the config file and exit.
     CheckConfig,
+    /// Treasury reports from the ledger of `[treasury]`: balances, blocks, BTC mined, uptime, hashrate.
+    Treasury(pool::treasury::cli::TreasuryArgs),
     /// Run pool + bitcoind stand-in + CPU miners on loopback, printing what happens.
     Demo {
         /// SV2 port of the demo pool.
@@ -97,6 +99,16 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Run => run(cfg),
+        Command::Treasury(args) => match pool::treasury::cli::run(&cfg, &args) {
+            Ok(out) => {
+                print!("{out}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Demo { .. } => ExitCode::SUCCESS,
     }
 }
@@ -113,25 +125,49 @@ fn run(cfg: PoolConfig) -> ExitCode {
         }
     };
     rt.block_on(async move {
+        // The treasury ledger (when configured) is the work sink.
+        let ledger = match pool::treasury::open_ledger(&cfg) {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("error: treasury ledger: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
         if !cfg.metrics.listen.is_empty() {
             match cfg.metrics.listen.parse() {
                 Ok(addr) => {
-                    if let Err(e) = pool::telemetry::init_metrics(addr) {
-                        eprintln!("error: {e}");
-                        return ExitCode::FAILURE;
+                    match pool::telemetry::init_http(addr, ledger.clone(), cfg.dashboard.clone()) {
+                        Ok(local) => tracing::info!(%local, dashboard = ledger.is_some(), "HTTP: /metrics and the treasury dashboard"),
+                        Err(e) => {
+                            eprintln!("error: {e}");
+                            return ExitCode::FAILURE;
+                        }
                     }
-                    tracing::info!(%addr, "Prometheus metrics on /metrics");
                 }
                 Err(_) => return ExitCode::from(2),
             }
         }
-        let sink: Arc<dyn WorkSink> = Arc::new(LogSink);
+        let sink: Arc<dyn WorkSink> = match &ledger {
+            Some(l) => l.clone(),
+            None => Arc::new(LogSink),
+        };
+        let treasury_cfg = cfg.clone();
         let handle = match pool::start_pool(cfg, sink).await {
             Ok(h) => h,
             Err(e) => {
                 eprintln!("error: {e}");
                 return ExitCode::FAILURE;
             }
+        };
+        let _tracker = match &ledger {
+            Some(l) => match pool::treasury::start_tracker(&treasury_cfg, l.clone()).await {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    eprintln!("error: treasury tracker: {e}");
+                    return ExitCode::FAILURE;
+                }
+            },
+            None => None,
         };
         let _ = tokio::signal::ctrl_c().await;
         tracing::info!("shutting down");

@@ -1,4 +1,5 @@
-//! Logging (`tracing`) and metrics (`metrics` with a Prometheus endpoint) setup.
+//! Logging (`tracing`) and metrics (`metrics` with a Prometheus recorder) setup; the HTTP
+//! port serving `/metrics` and the dashboard is [`crate::dashboard`].
 
 use std::net::SocketAddr;
 
@@ -22,12 +23,21 @@ pub struct MetricsError {
     pub detail: String,
 }
 
-/// Starts the Prometheus exporter's HTTP listener at `addr` (serves `/metrics`) and registers
-/// histogram buckets suited to the pool's latencies.
-pub fn init_metrics(addr: SocketAddr) -> Result<(), MetricsError> {
+static RECORDER: std::sync::OnceLock<metrics_exporter_prometheus::PrometheusHandle> =
+    std::sync::OnceLock::new();
+
+/// Installs the global Prometheus recorder (no listener of its own) with histogram buckets
+/// suited to the pool's latencies, once per process; later calls return the same handle.
+pub fn install_recorder() -> Result<metrics_exporter_prometheus::PrometheusHandle, MetricsError> {
     use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
-    PrometheusBuilder::new()
-        .with_http_listener(addr)
+    if let Some(h) = RECORDER.get() {
+        return Ok(h.clone());
+    }
+    let err = |detail: String| MetricsError {
+        addr: "(recorder)".into(),
+        detail,
+    };
+    let handle = PrometheusBuilder::new()
         .set_buckets_for_metric(
             Matcher::Suffix("_seconds".into()),
             &[
@@ -35,13 +45,42 @@ pub fn init_metrics(addr: SocketAddr) -> Result<(), MetricsError> {
                 0.05, 0.1, 0.5, 1.0, 5.0,
             ],
         )
-        .map_err(|e| MetricsError {
-            addr: addr.to_string(),
-            detail: e.to_string(),
-        })?
-        .install()
-        .map_err(|e| MetricsError {
-            addr: addr.to_string(),
-            detail: e.to_string(),
-        })
+        .map_err(|e| err(e.to_string()))?
+        .install_recorder()
+        .map_err(|e| err(e.to_string()))?;
+    Ok(RECORDER.get_or_init(|| handle).clone())
+}
+
+/// Installs the recorder and serves `/metrics` at `addr` (no ledger, no dashboard). Must be
+/// called inside a tokio runtime.
+pub fn init_metrics(addr: SocketAddr) -> Result<(), MetricsError> {
+    init_http(
+        addr,
+        None,
+        crate::treasury::config::DashboardConfig::default(),
+    )
+    .map(|_| ())
+}
+
+/// Installs the recorder and serves `/metrics` plus, with a ledger, the treasury figures and
+/// the dashboard at `addr`. Returns the bound address. Must be called inside a tokio runtime.
+pub fn init_http(
+    addr: SocketAddr,
+    ledger: Option<std::sync::Arc<crate::treasury::Ledger>>,
+    dashboard: crate::treasury::config::DashboardConfig,
+) -> Result<SocketAddr, MetricsError> {
+    let handle = install_recorder()?;
+    let (local, _task) = crate::dashboard::serve(
+        addr,
+        crate::dashboard::HttpState {
+            prometheus: Some(handle),
+            ledger,
+            dashboard,
+        },
+    )
+    .map_err(|e| MetricsError {
+        addr: addr.to_string(),
+        detail: e.to_string(),
+    })?;
+    Ok(local)
 }
