@@ -85,7 +85,7 @@ impl MinerHandle {
         timeout: Duration,
         mut condition: impl FnMut(&MinerStats) -> bool,
     ) -> Option<MinerStats> {
-        let deadline = tokio::time::Instant::now() + timeout;
+        let deadline = super::util::saturating_after(tokio::time::Instant::now(), timeout);
         loop {
             let s = self.stats();
             if condition(&s) {

@@ -92,6 +92,15 @@ pub(crate) fn reconnect_target(current: &str, host: Option<&str>, port: Option<u
     join_host_port(host, port)
 }
 
+/// `from + d`, saturating at a far-future instant instead of overflowing (durations come from
+/// configuration and may be absurdly large).
+pub(crate) fn saturating_after(from: tokio::time::Instant, d: Duration) -> tokio::time::Instant {
+    const FAR: Duration = Duration::from_secs(100 * 365 * 86_400);
+    from.checked_add(d)
+        .or_else(|| from.checked_add(FAR))
+        .unwrap_or(from)
+}
+
 /// Difficulty-1 work: expected hashes per share at difficulty 1.
 pub const HASHES_PER_DIFF1: f64 = 4_294_967_296.0;
 
@@ -142,6 +151,16 @@ mod tests {
         assert_eq!(reconnect_target("a:1", Some(""), Some(0)), "a:1");
         assert_eq!(reconnect_target("a:1", Some("b"), None), "b:1");
         assert_eq!(reconnect_target("a:1", None, Some(7)), "a:7");
+    }
+
+    #[test]
+    fn saturating_deadlines() {
+        let now = tokio::time::Instant::now();
+        assert_eq!(
+            saturating_after(now, Duration::from_secs(1)),
+            now + Duration::from_secs(1)
+        );
+        assert!(saturating_after(now, Duration::MAX) > now + Duration::from_secs(86_400 * 365));
     }
 
     #[test]

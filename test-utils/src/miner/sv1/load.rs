@@ -34,7 +34,9 @@ use super::{MAX_RECONNECT_WAIT, VERSION_ROLLING_MASK};
 use crate::miner::error::MinerError;
 use crate::miner::handle::{MinerHandle, StopSignal};
 use crate::miner::stats::{bump, Stats, StatsHandle};
-use crate::miner::util::{exponential_delay, reconnect_target, split_host_port, HASHES_PER_DIFF1};
+use crate::miner::util::{
+    exponential_delay, reconnect_target, saturating_after, split_host_port, HASHES_PER_DIFF1,
+};
 use crate::miner::work::{hash_range, unit_hasher, Found, JobTemplate, SearchSpace};
 
 /// Most connections one load generator opens.
@@ -173,14 +175,17 @@ async fn run_load(
     mut stop: StopSignal,
 ) -> Result<(), MinerError> {
     let start = Instant::now();
-    let deadline = start + config.duration;
+    let deadline = saturating_after(start, config.duration);
     let mut tasks = JoinSet::new();
     // Share searches run on the blocking pool; keep at most one per core in flight.
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let searches = Arc::new(Semaphore::new(cores));
-    let step = Duration::from_secs_f64(1.0 / config.connect_rate);
+    let step = Duration::try_from_secs_f64(1.0 / config.connect_rate).unwrap_or(Duration::MAX);
     for i in 0..config.connections {
-        let at = start + step.saturating_mul(u32::try_from(i).unwrap_or(u32::MAX));
+        let at = saturating_after(
+            start,
+            step.saturating_mul(u32::try_from(i).unwrap_or(u32::MAX)),
+        );
         if at >= deadline {
             break;
         }
@@ -310,7 +315,7 @@ impl Connection {
             writer.feed(req).await?;
         }
         SinkExt::<sv1::ClientRequest>::flush(writer).await?;
-        let setup_deadline = Instant::now() + self.config.setup_timeout;
+        let setup_deadline = saturating_after(Instant::now(), self.config.setup_timeout);
         let mut work: Option<LoadWork> = None;
         let mut target = Target::from_difficulty(1.0);
         let mut next_share: Option<Instant> = None;

@@ -18,7 +18,7 @@ use crate::miner::error::MinerError;
 use crate::miner::handle::StopSignal;
 use crate::miner::hashpool::{FoundShare, HashPool, Work, FOUND_CAPACITY};
 use crate::miner::stats::{bump, Stats};
-use crate::miner::util::{connect_tcp, reconnect_target};
+use crate::miner::util::{connect_tcp, reconnect_target, saturating_after};
 
 /// Found shares sent in one write batch at most.
 const SUBMIT_BATCH: usize = 64;
@@ -60,7 +60,7 @@ impl Engine {
         config: Sv1MinerConfig,
         mut stop: StopSignal,
     ) -> Result<(), MinerError> {
-        let deadline = config.duration.map(|d| Instant::now() + d);
+        let deadline = config.duration.map(|d| saturating_after(Instant::now(), d));
         let mut addr = config.pool.clone();
         let result = loop {
             let r = self.session(&config, &addr, &mut stop, deadline).await;
@@ -83,7 +83,7 @@ impl Engine {
                 }
             };
             addr = next;
-            let at = Instant::now() + wait;
+            let at = saturating_after(Instant::now(), wait);
             if deadline.is_some_and(|d| d <= at) {
                 break Ok(());
             }
@@ -155,12 +155,12 @@ impl Engine {
             writer.feed(req).await?;
         }
         SinkExt::<sv1::ClientRequest>::flush(writer).await?;
-        let setup_deadline = Instant::now() + config.setup_timeout;
+        let setup_deadline = saturating_after(Instant::now(), config.setup_timeout);
         let mut draining: Option<Instant> = None;
         loop {
             if draining.is_none() && self.limit_reached(config, deadline) {
                 self.pool.clear();
-                draining = Some(Instant::now() + config.drain_timeout);
+                draining = Some(saturating_after(Instant::now(), config.drain_timeout));
             }
             if let Some(until) = draining {
                 if state.outstanding() == 0 || Instant::now() >= until {

@@ -20,7 +20,7 @@ use crate::miner::error::MinerError;
 use crate::miner::handle::StopSignal;
 use crate::miner::hashpool::{FoundShare, HashPool, Work, FOUND_CAPACITY};
 use crate::miner::stats::{bump, drop_gauge, Stats};
-use crate::miner::util::{connect_tcp, reconnect_target, split_host_port};
+use crate::miner::util::{connect_tcp, reconnect_target, saturating_after, split_host_port};
 
 /// Found shares sent in one write batch at most.
 const SUBMIT_BATCH: usize = 64;
@@ -65,7 +65,7 @@ impl Engine {
         config: Sv2MinerConfig,
         mut stop: StopSignal,
     ) -> Result<(), MinerError> {
-        let deadline = config.duration.map(|d| Instant::now() + d);
+        let deadline = config.duration.map(|d| saturating_after(Instant::now(), d));
         let mut addr = config.pool.clone();
         let result = loop {
             let r = self.session(&config, &addr, &mut stop, deadline).await;
@@ -84,7 +84,7 @@ impl Engine {
                     let Some(delay) = config.reconnect_delay else {
                         break Err(e);
                     };
-                    let retry_at = Instant::now() + delay;
+                    let retry_at = saturating_after(Instant::now(), delay);
                     if deadline.is_some_and(|d| d <= retry_at) {
                         break Ok(());
                     }
@@ -187,7 +187,7 @@ impl Engine {
         writer.flush().await?;
 
         let mut updates = config.update_channel_interval.map(|d| {
-            let mut i = tokio::time::interval_at(Instant::now() + d, d);
+            let mut i = tokio::time::interval_at(saturating_after(Instant::now(), d), d);
             i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             i
         });
@@ -196,7 +196,7 @@ impl Engine {
         loop {
             if draining.is_none() && self.limit_reached(config, deadline) {
                 self.pool.clear();
-                draining = Some(Instant::now() + config.drain_timeout);
+                draining = Some(saturating_after(Instant::now(), config.drain_timeout));
             }
             if let Some(until) = draining {
                 if channels.outstanding() == 0 || Instant::now() >= until {
