@@ -275,6 +275,26 @@ impl WorkAggregator {
     }
 }
 
+/// Hashes per unit of share difficulty (pool difficulty 1 = 2^32 hashes on average).
+pub const HASHES_PER_DIFFICULTY: f64 = 4_294_967_296.0;
+
+/// Sets `pool_hashrate{site,worker}` and `pool_site_hashrate{site}` gauges (H/s) from one
+/// flush window's accepted work: sum of difficulty × 2^32 / window length.
+pub fn publish_hashrate_metrics(batch: &[WorkRecord]) {
+    let mut per_site: HashMap<&str, f64> = HashMap::new();
+    for r in batch {
+        let secs = r.window_end.saturating_sub(r.window_start).max(1) as f64;
+        let hr = r.difficulty_sum * HASHES_PER_DIFFICULTY / secs;
+        metrics::gauge!("pool_hashrate", "site" => r.worker.site.clone(), "worker" => r.worker.worker.clone()).set(hr);
+        *per_site.entry(r.worker.site.as_str()).or_insert(0.0) += hr;
+        metrics::counter!("pool_work_difficulty_total", "site" => r.worker.site.clone())
+            .increment(r.difficulty_sum.round() as u64);
+    }
+    for (site, hr) in per_site {
+        metrics::gauge!("pool_site_hashrate", "site" => site.to_owned()).set(hr);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

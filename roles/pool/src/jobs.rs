@@ -68,6 +68,8 @@ pub struct PoolJob {
     pub template: Arc<BlockTemplate>,
     /// The same job as the channels of `sv2_mining::channel` take it.
     pub channel_template: JobTemplate,
+    /// When bitcoind's template arrived (for new-block → SetNewPrevHash latency).
+    pub received_at: std::time::Instant,
 }
 
 /// Why a template could not become a job.
@@ -111,6 +113,7 @@ pub fn build_job(
     };
     Ok(PoolJob {
         channel_template,
+        received_at: update.received_at,
         template_id: update.id,
         new_tip: update.new_tip,
         height: t.height,

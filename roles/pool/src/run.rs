@@ -244,6 +244,7 @@ pub async fn start_pool(
             loop {
                 tick.tick().await;
                 let batch = work.drain();
+                crate::accounting::publish_hashrate_metrics(&batch);
                 if batch.is_empty() {
                     continue;
                 }

@@ -219,6 +219,7 @@ async fn handle(tcp: TcpStream, peer: SocketAddr, shared: Arc<Shared>) -> Result
     ));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut outbox: Vec<Message> = Vec::new();
+    let mut fanout_since: Option<Instant> = None;
     let result = loop {
         tokio::select! {
             biased;
@@ -227,6 +228,9 @@ async fn handle(tcp: TcpStream, peer: SocketAddr, shared: Arc<Shared>) -> Result
                 let job = jobs.borrow_and_update().clone();
                 if let Some(job) = job {
                     session.on_job(&job, &mut outbox);
+                    if job.new_tip {
+                        fanout_since = Some(job.received_at);
+                    }
                 }
             }
             frame = reader.recv() => {
@@ -270,6 +274,10 @@ async fn handle(tcp: TcpStream, peer: SocketAddr, shared: Arc<Shared>) -> Result
         if !outbox.is_empty() {
             if let Err(e) = flush(&mut writer, &mut outbox, &mut out).await {
                 break Err(e);
+            }
+            if let Some(t) = fanout_since.take() {
+                metrics::histogram!("pool_new_block_to_prevhash_seconds")
+                    .record(t.elapsed().as_secs_f64());
             }
         }
     };

@@ -142,6 +142,8 @@ impl TemplateSource {
         );
         metrics::counter!("pool_templates_total", "kind" => if new_tip { "new_tip" } else { "refresh" }).increment(1);
         metrics::gauge!("pool_template_height").set(t.height as f64);
+        metrics::gauge!("pool_template_timestamp_seconds")
+            .set(crate::accounting::unix_now() as f64);
         let _ = self.tx.send(Some(TemplateUpdate {
             id,
             template: Arc::new(t),

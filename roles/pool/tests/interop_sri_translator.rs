@@ -91,7 +91,10 @@ user_identity = "sri-site.tproxy"
     // Wait until the translator listens for SV1 miners.
     let mut up = false;
     for _ in 0..100 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
             up = true;
             break;
         }
@@ -115,7 +118,10 @@ user_identity = "sri-site.tproxy"
     let stats = miner.stats();
     miner.stop();
     let _ = child.kill().await;
-    assert!(stats.jobs_received > 0, "no job reached the SV1 miner: {stats:?}");
+    assert!(
+        stats.jobs_received > 0,
+        "no job reached the SV1 miner: {stats:?}"
+    );
     assert!(found, "no block through the SRI translator: {stats:?}");
     let blocks = env.standin.submitted_blocks();
     assert!(blocks[0]

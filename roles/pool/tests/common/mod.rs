@@ -41,6 +41,10 @@ pub fn pool_config(
     address: &str,
     mining_extra: &str,
 ) -> String {
+    // `mining_extra` may carry further tables after a line `#tables`.
+    let (mining_extra, extra_tables) = mining_extra
+        .split_once("#tables")
+        .unwrap_or((mining_extra, ""));
     format!(
         r#"
 [server]
@@ -66,6 +70,7 @@ share_ack_interval_ms = 20
 
 [metrics]
 listen = ""
+{extra_tables}
 "#
     )
 }
