@@ -46,7 +46,9 @@ pub const MAX_LOAD_DURATION: Duration = Duration::from_secs(24 * 3600);
 /// Nonces per header template in load mode (small units keep each search short).
 const LOAD_NONCE_BITS: u32 = 12;
 /// Nonces hashed between checks for a share while searching.
-const SEARCH_SLICE: u64 = 64;
+const SEARCH_SLICE: u64 = 16;
+/// How long a connection waits for answers to its submits after the run's deadline.
+const LOAD_DRAIN: Duration = Duration::from_secs(1);
 /// Beyond this many budgets of expected hashes, no search is attempted.
 const HOPELESS_BUDGETS: f64 = 16.0;
 
@@ -316,15 +318,22 @@ impl Connection {
         }
         SinkExt::<sv1::ClientRequest>::flush(writer).await?;
         let setup_deadline = saturating_after(Instant::now(), self.config.setup_timeout);
+        // After the deadline no new shares; answers to those in flight are awaited briefly.
+        let drain_until = saturating_after(self.deadline, LOAD_DRAIN);
         let mut work: Option<LoadWork> = None;
         let mut target = Target::from_difficulty(1.0);
         let mut next_share: Option<Instant> = None;
         loop {
-            let due = next_share.filter(|_| work.is_some());
+            let sharing = Instant::now() < self.deadline;
+            if !sharing && state.outstanding() == 0 {
+                return Ok(None);
+            }
+            let due = next_share.filter(|_| work.is_some() && sharing);
             tokio::select! {
                 biased;
                 _ = self.stop.wait() => return Ok(None),
-                _ = sleep_until(self.deadline) => return Ok(None),
+                _ = sleep_until(drain_until) => return Ok(None),
+                _ = sleep_until(self.deadline), if sharing => {}
                 _ = sleep_until(setup_deadline), if !state.ready() => {
                     return Err(MinerError::Timeout("mining.subscribe / mining.authorize"));
                 }
@@ -368,20 +377,23 @@ impl Connection {
                     next_share = self.schedule(state);
                     let Some(w) = work.as_mut() else { continue };
                     let expected = state.difficulty() * HASHES_PER_DIFF1;
-                    let permit = Arc::clone(&self.searches)
-                        .acquire_owned()
-                        .await
-                        .map_err(|_| MinerError::Task("search semaphore closed".into()))?;
-                    let cand = find_share(
-                        permit,
-                        w.template.clone(),
-                        w.space,
-                        w.next_unit,
-                        target,
-                        self.config.hash_budget,
-                        expected,
-                    )
-                    .await?;
+                    let searches = Arc::clone(&self.searches);
+                    let (template, space, first, budget) =
+                        (w.template.clone(), w.space, w.next_unit, self.config.hash_budget);
+                    let search = async move {
+                        let permit = searches
+                            .acquire_owned()
+                            .await
+                            .map_err(|_| MinerError::Task("search semaphore closed".into()))?;
+                        find_share(permit, template, space, first, target, budget, expected).await
+                    };
+                    let cand = tokio::select! {
+                        biased;
+                        _ = self.stop.wait() => return Ok(None),
+                        // Out of time while queued for a search: no more shares.
+                        _ = sleep_until(self.deadline) => continue,
+                        r = search => r?,
+                    };
                     w.next_unit = cand.next_unit;
                     self.stats.hashes.fetch_add(cand.hashes, std::sync::atomic::Ordering::Relaxed);
                     if !state.job_valid(&w.tag.job_id) {
