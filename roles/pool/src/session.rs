@@ -74,8 +74,8 @@ impl ChannelAllocator {
 }
 
 enum Kind {
-    Standard(StandardChannel),
-    Extended(ExtendedChannel),
+    Standard(Box<StandardChannel>),
+    Extended(Box<ExtendedChannel>),
 }
 
 struct Channel {
@@ -492,7 +492,7 @@ impl MiningSession {
                     extranonce_prefix: prefix.prefix,
                     group_channel_id: 0,
                 }));
-                self.install(Kind::Standard(c), prefix.id, &req.user_identity, job, out);
+                self.install(Kind::Standard(Box::new(c)), prefix.id, &req.user_identity, job, out);
             }
             Err(e) => {
                 self.release_prefix(prefix.id);
@@ -539,7 +539,7 @@ impl MiningSession {
                     extranonce_prefix: prefix.prefix,
                     group_channel_id: 0,
                 }));
-                self.install(Kind::Extended(c), prefix.id, &req.user_identity, job, out);
+                self.install(Kind::Extended(Box::new(c)), prefix.id, &req.user_identity, job, out);
             }
             Err(e) => {
                 self.release_prefix(prefix.id);
