@@ -16,8 +16,8 @@ use sv2_codec::mining::{
 };
 use sv2_codec::{Message, MiningMessage};
 use sv2_mining::channel::{
-    ChainTip, ChannelConfig, ExtendedChannel, NewExtendedJob, NewPrevHash, NewStandardJob,
-    ShareOutcome, StandardChannel, SubmitExtended, SubmitStandard,
+    ChainTip, ChannelConfig, ExtendedChannel, GroupChannel, NewExtendedJob, NewPrevHash,
+    NewStandardJob, ShareOutcome, StandardChannel, SubmitExtended, SubmitStandard,
 };
 use sv2_mining::extranonce::{ExtranonceAllocator, PrefixId};
 use sv2_mining::target::Target;
@@ -76,9 +76,12 @@ impl ChannelAllocator {
 enum Kind {
     Standard(Box<StandardChannel>),
     Extended(Box<ExtendedChannel>),
+    /// A standard channel living in the connection's group channel.
+    Grouped,
 }
 
 struct Channel {
+    id: u32,
     kind: Kind,
     prefix_id: PrefixId,
     worker: WorkerId,
@@ -90,10 +93,7 @@ struct Channel {
 
 impl Channel {
     fn id(&self) -> u32 {
-        match &self.kind {
-            Kind::Standard(c) => c.id(),
-            Kind::Extended(c) => c.id(),
-        }
+        self.id
     }
 }
 
@@ -108,6 +108,9 @@ pub struct MiningSession {
     setup_flags: u32,
     channels: HashMap<u32, Channel>,
     recent_jobs: VecDeque<Arc<PoolJob>>,
+    /// Standard channels of a client that did not set REQUIRES_STANDARD_JOBS share one group
+    /// channel: one NewExtendedMiningJob per job for all of them.
+    group: Option<Box<GroupChannel>>,
     invalid_window_start: Instant,
     invalid_in_window: u32,
 }
@@ -184,6 +187,8 @@ fn send_job(ch: &mut Channel, job: &PoolJob, new_tip: bool, out: &mut Vec<Messag
                 Ok(None)
             }
         }),
+        // Jobs reach grouped channels through the group (see `send_group_job`).
+        Kind::Grouped => Ok(Ok(None)),
     };
     match result {
         Ok(Ok(Some(p))) => out.push(prev_hash_msg(p)),
@@ -191,6 +196,29 @@ fn send_job(ch: &mut Channel, job: &PoolJob, new_tip: bool, out: &mut Vec<Messag
         Ok(Err(e)) | Err(e) => {
             metrics::counter!("pool_job_errors_total").increment(1);
             tracing::error!(channel = ch.id(), error = %e, "cannot give the channel a job");
+        }
+    }
+}
+
+/// Sends `job` to a group channel: one NewExtendedMiningJob addressed to the group (and a
+/// SetNewPrevHash on a new tip); every member gets the job installed for validation.
+fn send_group_job(g: &mut GroupChannel, job: &PoolJob, new_tip: bool, out: &mut Vec<Message>) {
+    let mut template = job.channel_template.clone();
+    template.future = new_tip;
+    let result = g.new_job(&template).map(|gj| {
+        out.push(extended_job_msg(gj.extended));
+        if new_tip {
+            g.on_new_prev_hash(job.template_id, tip_of(job))
+        } else {
+            Ok(None)
+        }
+    });
+    match result {
+        Ok(Ok(Some(p))) => out.push(prev_hash_msg(p)),
+        Ok(Ok(None)) => {}
+        Ok(Err(e)) | Err(e) => {
+            metrics::counter!("pool_job_errors_total").increment(1);
+            tracing::error!(group = g.id(), error = %e, "cannot give the group channel a job");
         }
     }
 }
@@ -210,6 +238,7 @@ impl MiningSession {
             setup_flags,
             channels: HashMap::new(),
             recent_jobs: VecDeque::new(),
+            group: None,
             invalid_window_start: Instant::now(),
             invalid_in_window: 0,
         }
@@ -227,6 +256,7 @@ impl MiningSession {
 
     /// Releases every channel's resources (connection closed).
     pub fn close(&mut self) {
+        self.group = None;
         let ids: Vec<PrefixId> = self.channels.drain().map(|(_, ch)| ch.prefix_id).collect();
         for id in ids {
             self.release_prefix(id);
@@ -272,6 +302,9 @@ impl MiningSession {
         for ch in self.channels.values_mut() {
             send_job(ch, job, new_tip, out);
         }
+        if let Some(g) = self.group.as_deref_mut() {
+            send_group_job(g, job, new_tip, out);
+        }
     }
 
     /// Timer: flushes pending acknowledgements, runs vardiff (SetTarget + a fresh job).
@@ -290,6 +323,7 @@ impl MiningSession {
             let changed = match &mut ch.kind {
                 Kind::Standard(c) => c.poll_vardiff(now_ms),
                 Kind::Extended(c) => c.poll_vardiff(now_ms),
+                Kind::Grouped => None,
             };
             if let Some(t) = changed {
                 out.push(Message::from(SetTarget {
@@ -300,6 +334,21 @@ impl MiningSession {
                 // A target applies to jobs sent after it: follow with a fresh job.
                 if let Some(job) = &current {
                     send_job(ch, job, false, out);
+                }
+            }
+        }
+        if let Some(g) = self.group.as_deref_mut() {
+            let changed = g.poll_vardiff(now_ms);
+            for (id, t) in &changed {
+                out.push(Message::from(SetTarget {
+                    channel_id: *id,
+                    maximum_target: t.to_le_bytes(),
+                }));
+                metrics::counter!("pool_set_target_total").increment(1);
+            }
+            if !changed.is_empty() {
+                if let Some(job) = &current {
+                    send_group_job(g, job, false, out);
                 }
             }
         }
@@ -342,6 +391,9 @@ impl MiningSession {
                 Ok(())
             }
             MiningMessage::CloseChannel(c) => {
+                if let Some(g) = self.group.as_deref_mut() {
+                    g.remove_channel(c.channel_id);
+                }
                 if let Some(ch) = self.channels.remove(&c.channel_id) {
                     tracing::debug!(channel = c.channel_id, reason = %c.reason_code, "channel closed by client");
                     self.release_prefix(ch.prefix_id);
@@ -447,7 +499,13 @@ impl MiningSession {
         job: Option<&Arc<PoolJob>>,
         out: &mut Vec<Message>,
     ) {
+        let id = match &kind {
+            Kind::Standard(c) => c.id(),
+            Kind::Extended(c) => c.id(),
+            Kind::Grouped => return,
+        };
         let mut ch = Channel {
+            id,
             kind,
             prefix_id,
             worker: WorkerId::parse(identity),
@@ -482,6 +540,12 @@ impl MiningSession {
             self.settings.channel.clone(),
             unix_ms(),
         ) {
+            Ok(c)
+                if self.setup_flags & sv2_codec::common::mining_flags::REQUIRES_STANDARD_JOBS
+                    == 0 =>
+            {
+                self.open_grouped(c, req, prefix, job, out);
+            }
             Ok(c) => {
                 tracing::info!(channel = id, worker = %req.user_identity, difficulty = c.target().difficulty(), "standard channel opened");
                 metrics::counter!("pool_channels_opened_total", "kind" => "standard").increment(1);
@@ -492,7 +556,13 @@ impl MiningSession {
                     extranonce_prefix: prefix.prefix,
                     group_channel_id: 0,
                 }));
-                self.install(Kind::Standard(Box::new(c)), prefix.id, &req.user_identity, job, out);
+                self.install(
+                    Kind::Standard(Box::new(c)),
+                    prefix.id,
+                    &req.user_identity,
+                    job,
+                    out,
+                );
             }
             Err(e) => {
                 self.release_prefix(prefix.id);
@@ -504,6 +574,70 @@ impl MiningSession {
                 }));
             }
         }
+    }
+
+    /// A standard channel of a client that accepts extended jobs: it joins the connection's
+    /// group channel (created with the first member).
+    fn open_grouped(
+        &mut self,
+        c: StandardChannel,
+        req: OpenStandardMiningChannel,
+        prefix: sv2_mining::extranonce::AllocatedPrefix,
+        job: Option<&Arc<PoolJob>>,
+        out: &mut Vec<Message>,
+    ) {
+        let id = c.id();
+        let target = c.target();
+        let created = self.group.is_none();
+        if created {
+            let gid = self.allocator.channel_id();
+            self.group = Some(Box::new(GroupChannel::new(
+                gid,
+                prefix.prefix.len(),
+                self.settings.channel.max_future_jobs,
+            )));
+        }
+        let Some(g) = self.group.as_deref_mut() else {
+            return;
+        };
+        if let Err(e) = g.add_channel(c) {
+            tracing::warn!(error = %e, "cannot add channel to the group");
+            self.release_prefix(prefix.id);
+            metrics::gauge!("pool_channels").increment(1.0);
+            out.push(Message::from(OpenMiningChannelError {
+                request_id: req.request_id,
+                error_code: "internal-error".into(),
+            }));
+            return;
+        }
+        tracing::info!(channel = id, group = g.id(), worker = %req.user_identity, difficulty = target.difficulty(), "standard channel opened in group");
+        metrics::counter!("pool_channels_opened_total", "kind" => "grouped").increment(1);
+        out.push(Message::from(OpenStandardMiningChannelSuccess {
+            request_id: req.request_id,
+            channel_id: id,
+            target: target.to_le_bytes(),
+            extranonce_prefix: prefix.prefix,
+            group_channel_id: g.id(),
+        }));
+        if created {
+            if let Some(job) = job {
+                send_group_job(g, job, true, out);
+            }
+        }
+        metrics::gauge!("pool_channels").increment(1.0);
+        self.channels.insert(
+            id,
+            Channel {
+                id,
+                kind: Kind::Grouped,
+                prefix_id: prefix.id,
+                worker: WorkerId::parse(&req.user_identity),
+                ack_count: 0,
+                ack_sum: 0,
+                ack_last_seq: 0,
+                ack_since: None,
+            },
+        );
     }
 
     fn open_extended(
@@ -539,7 +673,13 @@ impl MiningSession {
                     extranonce_prefix: prefix.prefix,
                     group_channel_id: 0,
                 }));
-                self.install(Kind::Extended(Box::new(c)), prefix.id, &req.user_identity, job, out);
+                self.install(
+                    Kind::Extended(Box::new(c)),
+                    prefix.id,
+                    &req.user_identity,
+                    job,
+                    out,
+                );
             }
             Err(e) => {
                 self.release_prefix(prefix.id);
@@ -572,9 +712,15 @@ impl MiningSession {
             }));
             return;
         }
-        let changed = match &mut ch.kind {
-            Kind::Standard(c) => c.update_channel(hr, max_target, unix_ms()),
-            Kind::Extended(c) => c.update_channel(hr, max_target, unix_ms()),
+        let group = self.group.as_deref_mut();
+        let changed = match (&mut ch.kind, group) {
+            (Kind::Standard(c), _) => c.update_channel(hr, max_target, unix_ms()),
+            (Kind::Extended(c), _) => c.update_channel(hr, max_target, unix_ms()),
+            (Kind::Grouped, Some(g)) => match g.channel_mut(u.channel_id) {
+                Some(c) => c.update_channel(hr, max_target, unix_ms()),
+                None => Ok(None),
+            },
+            (Kind::Grouped, None) => Ok(None),
         };
         match changed {
             Ok(Some(t)) => {
@@ -583,7 +729,13 @@ impl MiningSession {
                     maximum_target: t.to_le_bytes(),
                 }));
                 if let Some(job) = &current {
-                    send_job(ch, job, false, out);
+                    if matches!(ch.kind, Kind::Grouped) {
+                        if let Some(g) = self.group.as_deref_mut() {
+                            send_group_job(g, job, false, out);
+                        }
+                    } else {
+                        send_job(ch, job, false, out);
+                    }
                 }
             }
             Ok(None) => {}
@@ -602,21 +754,26 @@ impl MiningSession {
         solutions: &mut Vec<BlockSolution>,
     ) {
         let started = Instant::now();
+        let share = SubmitStandard {
+            channel_id: s.channel_id,
+            sequence_number: s.sequence_number,
+            job_id: s.job_id,
+            nonce: s.nonce,
+            ntime: s.ntime,
+            version: s.version,
+        };
         let outcome = match self.channels.get_mut(&s.channel_id) {
             Some(Channel {
                 kind: Kind::Standard(c),
                 ..
-            }) => c.validate_share(
-                &SubmitStandard {
-                    channel_id: s.channel_id,
-                    sequence_number: s.sequence_number,
-                    job_id: s.job_id,
-                    nonce: s.nonce,
-                    ntime: s.ntime,
-                    version: s.version,
-                },
-                unix_ms(),
-            ),
+            }) => c.validate_share(&share, unix_ms()),
+            Some(Channel {
+                kind: Kind::Grouped,
+                ..
+            }) => match self.group.as_deref_mut() {
+                Some(g) => g.validate_share(&share, unix_ms()),
+                None => ShareOutcome::Rejected(sv2_mining::channel::ShareError::InvalidChannelId),
+            },
             _ => ShareOutcome::Rejected(sv2_mining::channel::ShareError::InvalidChannelId),
         };
         self.finish(

@@ -100,7 +100,7 @@ async fn standard_channel_blocks_stale_and_errors() {
     let env = start(0, EASY).await;
     let start_height = env.standin.tip().height;
     let mut c = Client::connect(&env).await;
-    c.setup(0).await;
+    c.setup(common::STANDARD_JOBS).await;
     c.send(OpenStandardMiningChannel {
         request_id: 7,
         user_identity: "siteA.rig1".into(),
@@ -222,28 +222,54 @@ async fn standard_channel_blocks_stale_and_errors() {
     })
     .await;
     expect_error(&mut c, "invalid-non-rollable-version-bit").await;
+}
 
-    // Duplicate: the same valid share twice (the first is also a block).
-    c.send(SubmitSharesStandard {
-        channel_id,
-        sequence_number: 7,
-        job_id: job2.job_id,
-        nonce: n,
-        ntime: tip2.ntime,
-        version: job2.version,
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicate_share_rejected() {
+    // A share target easier than regtest's network target, so a share need not be a block
+    // (a block would move the tip and make the job stale instead).
+    let env = start(
+        0,
+        "initial_difficulty = 0.00000000001\nmin_difficulty = 0.000000000001",
+    )
+    .await;
+    let mut c = Client::connect(&env).await;
+    c.setup(common::STANDARD_JOBS).await;
+    c.send(OpenStandardMiningChannel {
+        request_id: 1,
+        user_identity: "siteD.rig".into(),
+        nominal_hash_rate: 0.0,
+        max_target: [0xff; 32],
     })
     .await;
+    let channel_id = c
+        .recv_until(|m| match m {
+            Message::Mining(MiningMessage::OpenStandardMiningChannelSuccess(s)) => {
+                Some(s.channel_id)
+            }
+            _ => None,
+        })
+        .await;
+    let (job, tip) = next_standard_job(&mut c).await;
+    let network = Target::from_compact(tip.nbits).expect("nbits");
+    let mut h = StandardJobHasher::new(tip.prev_hash, job.merkle_root, tip.nbits);
+    let nonce = (0u32..)
+        .find(|n| !network.is_met_by(&h.hash(job.version, tip.ntime, *n)))
+        .expect("a non-block hash");
+    for seq in [1, 2] {
+        c.send(SubmitSharesStandard {
+            channel_id,
+            sequence_number: seq,
+            job_id: job.job_id,
+            nonce,
+            ntime: tip.ntime,
+            version: job.version,
+        })
+        .await;
+    }
     expect_success(&mut c).await;
-    c.send(SubmitSharesStandard {
-        channel_id,
-        sequence_number: 8,
-        job_id: job2.job_id,
-        nonce: n,
-        ntime: tip2.ntime,
-        version: job2.version,
-    })
-    .await;
     expect_error(&mut c, "duplicate-share").await;
+    assert!(env.standin.submitted_blocks().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -320,7 +346,7 @@ async fn extended_channel_finds_block_with_rolled_extranonce_and_version() {
     .await;
     expect_success(&mut c).await;
 
-    let blocks = env.standin.submitted_blocks();
+    let blocks = common::wait_blocks(&env, 1).await;
     assert_eq!(blocks.len(), 1);
     let b = &blocks[0];
     assert_eq!(b.block.header.version.to_consensus() as u32, version);
@@ -333,4 +359,75 @@ async fn extended_channel_finds_block_with_rolled_extranonce_and_version() {
         .coinbase_outputs
         .iter()
         .any(|o| o.script_pubkey == env.payout_script));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_channel_broadcasts_one_extended_job_for_standard_channels() {
+    let env = start(0, EASY).await;
+    let mut c = Client::connect(&env).await;
+    // No REQUIRES_STANDARD_JOBS: the client can take extended jobs through a group channel.
+    c.setup(0).await;
+    for i in 0..2u32 {
+        c.send(OpenStandardMiningChannel {
+            request_id: i,
+            user_identity: format!("siteG.dev{i}"),
+            nominal_hash_rate: 0.0,
+            max_target: [0xff; 32],
+        })
+        .await;
+    }
+    // Expected: Success(dev0), the group's job and prev hash (sent when the group is made),
+    // Success(dev1) — and no per-channel NewMiningJob.
+    let (mut members, mut job, mut tip) = (Vec::new(), None, None);
+    while members.len() < 2 || job.is_none() || tip.is_none() {
+        match c.recv().await {
+            Message::Mining(MiningMessage::OpenStandardMiningChannelSuccess(s)) => members.push(s),
+            Message::Mining(MiningMessage::NewExtendedMiningJob(j)) => job = Some(j),
+            Message::Mining(MiningMessage::SetNewPrevHash(p)) => tip = Some(p),
+            Message::Mining(MiningMessage::NewMiningJob(j)) => {
+                panic!("unexpected per-channel job {j:?}")
+            }
+            _ => {}
+        }
+    }
+    let (job, tip) = (job.expect("job"), tip.expect("tip"));
+    assert_ne!(members[0].group_channel_id, 0, "channel joins a group");
+    assert_eq!(members[0].group_channel_id, members[1].group_channel_id);
+    let group = members[0].group_channel_id;
+    assert_eq!(job.channel_id, group);
+    assert_eq!(tip.channel_id, group);
+    // The second member derives its own merkle root from the group job and its prefix.
+    let member = &members[1];
+    let mut fixed = job.coinbase_tx_prefix.clone();
+    fixed.extend_from_slice(&member.extranonce_prefix);
+    let mut h = ExtendedJobHasher::new(
+        &fixed,
+        &job.coinbase_tx_suffix,
+        &job.merkle_path,
+        tip.prev_hash,
+        tip.nbits,
+    );
+    let target = Target::from_le_bytes(member.target);
+    let nonce = (0u32..)
+        .find(|n| target.is_met_by(&h.hash(&[], job.version, tip.min_ntime, *n)))
+        .expect("share");
+    c.send(SubmitSharesStandard {
+        channel_id: member.channel_id,
+        sequence_number: 1,
+        job_id: job.job_id,
+        nonce,
+        ntime: tip.min_ntime,
+        version: job.version,
+    })
+    .await;
+    expect_success(&mut c).await;
+    // The next block's job is again one message for the group.
+    let next = c
+        .recv_until(|m| match m {
+            Message::Mining(MiningMessage::NewExtendedMiningJob(j)) => Some(j),
+            _ => None,
+        })
+        .await;
+    assert_eq!(next.channel_id, group);
+    assert_eq!(env.standin.submitted_blocks().len(), 1);
 }

@@ -24,7 +24,7 @@ fn open(i: u32) -> OpenStandardMiningChannel {
 async fn channel_limit_invalid_cutoff_and_per_ip_limit() {
     let env = start(0, CFG).await;
     let mut c = Client::connect(&env).await;
-    c.setup(0).await;
+    c.setup(common::STANDARD_JOBS).await;
     let mut opened = Vec::new();
     for i in 1..=3 {
         c.send(open(i)).await;
@@ -72,7 +72,7 @@ async fn channel_limit_invalid_cutoff_and_per_ip_limit() {
     let mut kept = Vec::new();
     for _ in 0..3 {
         let mut k = Client::connect(&env).await;
-        k.setup(0).await;
+        k.setup(common::STANDARD_JOBS).await;
         kept.push(k);
     }
     let tcp = tokio::net::TcpStream::connect(env.pool.local_addr)

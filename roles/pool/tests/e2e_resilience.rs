@@ -70,12 +70,12 @@ async fn assert_closed(c: &mut Client) {
 async fn bad_input_closes_only_that_connection() {
     let env = start(0, EASY).await;
     let mut good = Client::connect(&env).await;
-    good.setup(0).await;
+    good.setup(common::STANDARD_JOBS).await;
     open_standard(&mut good, "s1.good").await;
 
     // 1. A frame with an unknown message type after setup.
     let mut bad = Client::connect(&env).await;
-    bad.setup(0).await;
+    bad.setup(common::STANDARD_JOBS).await;
     bad.conn
         .send([0u8, 0, 0xee, 1, 0, 0, 0x42])
         .await
@@ -84,7 +84,7 @@ async fn bad_input_closes_only_that_connection() {
 
     // 2. A truncated SubmitSharesStandard payload (header says 24, payload has 3).
     let mut bad2 = Client::connect(&env).await;
-    bad2.setup(0).await;
+    bad2.setup(common::STANDARD_JOBS).await;
     bad2.conn
         .send([0u8, 0x80, 0x1a, 3, 0, 0, 1, 2, 3])
         .await
@@ -150,7 +150,7 @@ async fn new_block_reaches_every_channel() {
     let mut clients = Vec::new();
     for i in 0..20 {
         let mut c = Client::connect(&env).await;
-        c.setup(0).await;
+        c.setup(common::STANDARD_JOBS).await;
         open_standard(&mut c, &format!("fanout.w{i}")).await;
         clients.push(c);
     }
@@ -168,7 +168,7 @@ async fn new_block_reaches_every_channel() {
 async fn survives_bitcoind_outage_and_stall() {
     let env = start(0, EASY).await;
     let mut c = Client::connect(&env).await;
-    c.setup(0).await;
+    c.setup(common::STANDARD_JOBS).await;
     open_standard(&mut c, "s1.w").await;
     let mut state = env.pool.node_state.clone();
 

@@ -12,8 +12,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bitcoin::hashes::Hash;
-use bitcoin::secp256k1::{Keypair, Secp256k1, SecretKey};
-use bitcoin::{Address, CompressedPublicKey, Network};
 use clap::Parser;
 use miner::Miner;
 use pool::accounting::WorkSink;
@@ -22,84 +20,9 @@ use pool::treasury::ledger::Ledger;
 use pool::treasury::reports;
 use pool::treasury::settings::Database;
 use test_utils::bitcoind::{StandIn, StandInConfig};
+use treasury_support::{authority, treasury_config};
 
 const BTC50: i64 = 5_000_000_000;
-
-/// Config text of a pool with a ledger in `database` on the stand-in at `url`.
-pub fn treasury_config(
-    url: &str,
-    listen: &str,
-    pub_key: &str,
-    sec_key: &str,
-    database: &str,
-) -> String {
-    let secp = Secp256k1::new();
-    let sk = SecretKey::from_slice(&[7; 32]).expect("key");
-    let address = Address::p2wpkh(&CompressedPublicKey(sk.public_key(&secp)), Network::Regtest);
-    format!(
-        r#"
-[server]
-listen = "{listen}"
-authority_public_key = "{pub_key}"
-authority_secret_key = "{sec_key}"
-pool_tag = "/treasury-test/"
-
-[bitcoind]
-url = "{url}"
-user = "pool"
-password = "poolpass"
-poll_interval_ms = 100
-min_fee_refresh_secs = 1
-
-[[payout]]
-address = "{address}"
-account = "main"
-
-[mining]
-initial_difficulty = 0.00001
-min_difficulty = 0.000001
-share_ack_batch = 1
-share_ack_interval_ms = 20
-
-[metrics]
-listen = ""
-
-[accounting]
-flush_interval_secs = 1
-
-[treasury]
-database = "{database}"
-attribution_grace_secs = 3
-check_interval_ms = 200
-
-[[site]]
-id = "fra1"
-name = "Frankfurt 1"
-country = "DE"
-partner = "hostco"
-partner_share = 0.291
-
-[[site]]
-id = "ams2"
-name = "Amsterdam 2"
-country = "NL"
-partner = "dcpartner"
-partner_share = 0.15
-"#
-    )
-}
-
-/// A fresh authority key pair, encoded for the config.
-pub fn authority() -> (sv2_noise::secp256k1::XOnlyPublicKey, String, String) {
-    let secp = Secp256k1::new();
-    let kp = Keypair::new(&secp, &mut bitcoin::secp256k1::rand::thread_rng());
-    let (xonly, _) = kp.x_only_public_key();
-    (
-        xonly,
-        sv2_noise::encode_public_key(&xonly),
-        sv2_noise::encode_secret_key(&kp.secret_key()),
-    )
-}
 
 async fn wait_until(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);

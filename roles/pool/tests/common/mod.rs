@@ -201,3 +201,18 @@ pub fn setup_msg(flags: u32) -> SetupConnection {
         device_id: "t1".into(),
     }
 }
+
+/// `SetupConnection.flags` of a header-only client: standard jobs per channel, no group jobs.
+pub const STANDARD_JOBS: u32 = sv2_codec::common::mining_flags::REQUIRES_STANDARD_JOBS;
+
+/// Waits (up to 10 s) until the stand-in has accepted `n` blocks from the pool.
+pub async fn wait_blocks(env: &Env, n: usize) -> Vec<test_utils::bitcoind::SubmittedBlock> {
+    for _ in 0..1000 {
+        let b = env.standin.submitted_blocks();
+        if b.len() >= n {
+            return b;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    env.standin.submitted_blocks()
+}

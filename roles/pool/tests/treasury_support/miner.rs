@@ -70,7 +70,8 @@ impl Miner {
             protocol: Protocol::Mining,
             min_version: 2,
             max_version: 2,
-            flags: 0,
+            // Standard jobs on the channel itself (no group-channel extended jobs).
+            flags: sv2_codec::common::mining_flags::REQUIRES_STANDARD_JOBS,
             endpoint_host: "127.0.0.1".into(),
             endpoint_port: 0,
             vendor: "treasury-test".into(),
@@ -163,6 +164,9 @@ impl Miner {
             || self.latest_job.and_then(|j| self.jobs.get(&j)).is_none()
         {
             let m = self.recv().await?;
+            if std::env::var_os("TREASURY_MINER_DEBUG").is_some() {
+                eprintln!("miner got {m:?}, want tip {}", hex::encode(prev_hash));
+            }
             self.apply(m);
         }
         Ok(())

@@ -5,6 +5,8 @@
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use bitcoin::secp256k1::{Keypair, Secp256k1, SecretKey};
+use bitcoin::{Address, CompressedPublicKey, Network};
 use pool::treasury::config::WindowConfig;
 use pool::treasury::settings::{Database, LedgerSettings, Site};
 use pool::treasury::split::TreasuryAccount;
@@ -124,4 +126,80 @@ pub fn settings(database: Database) -> LedgerSettings {
         node_id: 0,
         work_retention_days: 90,
     }
+}
+
+/// Config text of a pool with a ledger in `database` on the stand-in at `url`.
+pub fn treasury_config(
+    url: &str,
+    listen: &str,
+    pub_key: &str,
+    sec_key: &str,
+    database: &str,
+) -> String {
+    let secp = Secp256k1::new();
+    let sk = SecretKey::from_slice(&[7; 32]).expect("key");
+    let address = Address::p2wpkh(&CompressedPublicKey(sk.public_key(&secp)), Network::Regtest);
+    format!(
+        r#"
+[server]
+listen = "{listen}"
+authority_public_key = "{pub_key}"
+authority_secret_key = "{sec_key}"
+pool_tag = "/treasury-test/"
+
+[bitcoind]
+url = "{url}"
+user = "pool"
+password = "poolpass"
+poll_interval_ms = 100
+min_fee_refresh_secs = 1
+
+[[payout]]
+address = "{address}"
+account = "main"
+
+[mining]
+initial_difficulty = 0.00000001
+min_difficulty = 0.00000001
+share_ack_batch = 1
+share_ack_interval_ms = 20
+
+[metrics]
+listen = ""
+
+[accounting]
+flush_interval_secs = 1
+
+[treasury]
+database = "{database}"
+attribution_grace_secs = 3
+check_interval_ms = 200
+
+[[site]]
+id = "fra1"
+name = "Frankfurt 1"
+country = "DE"
+partner = "hostco"
+partner_share = 0.291
+
+[[site]]
+id = "ams2"
+name = "Amsterdam 2"
+country = "NL"
+partner = "dcpartner"
+partner_share = 0.15
+"#
+    )
+}
+
+/// A fresh authority key pair, encoded for the config.
+pub fn authority() -> (sv2_noise::secp256k1::XOnlyPublicKey, String, String) {
+    let secp = Secp256k1::new();
+    let kp = Keypair::new(&secp, &mut bitcoin::secp256k1::rand::thread_rng());
+    let (xonly, _) = kp.x_only_public_key();
+    (
+        xonly,
+        sv2_noise::encode_public_key(&xonly),
+        sv2_noise::encode_secret_key(&kp.secret_key()),
+    )
 }
