@@ -199,10 +199,8 @@ impl Miner {
         loop {
             match self.recv().await? {
                 Message::Mining(MiningMessage::SubmitSharesSuccess(_)) => return Ok(true),
-                Message::Mining(MiningMessage::SubmitSharesError(e)) => {
-                    eprintln!("share rejected: {}", e.error_code);
-                    return Ok(false);
-                }
+                // E.g. `stale-share` when the block of the previous share moved the tip.
+                Message::Mining(MiningMessage::SubmitSharesError(_)) => return Ok(false),
                 other => self.apply(other),
             }
         }
