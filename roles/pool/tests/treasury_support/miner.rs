@@ -160,7 +160,7 @@ impl Miner {
 
     /// Reads messages until the channel works on top of `prev_hash` (internal byte order).
     pub async fn sync_to(&mut self, prev_hash: [u8; 32]) -> Result<(), String> {
-        while !self.tip.is_some_and(|t| t.prev_hash == prev_hash)
+        while self.tip.is_none_or(|t| t.prev_hash != prev_hash)
             || self.latest_job.and_then(|j| self.jobs.get(&j)).is_none()
         {
             let m = self.recv().await?;
