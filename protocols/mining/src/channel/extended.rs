@@ -223,6 +223,36 @@ impl ExtendedChannel {
         })
     }
 
+    /// Installs a custom job (`SetCustomMiningJob`, already checked by the caller) as the
+    /// active job on `tip`, the chain tip the job names. A tip with another prev hash than the
+    /// channel's makes every other job stale, as a new block does. Returns the job id for
+    /// `SetCustomMiningJob.Success`.
+    pub fn add_custom_job(
+        &mut self,
+        template: &JobTemplate,
+        tip: ChainTip,
+    ) -> Result<u32, ChannelError> {
+        let network = tip.network_target()?;
+        let job_id = self.next_job_id;
+        let mut job = ExtendedJob::new(
+            job_id,
+            template,
+            &self.extranonce_prefix,
+            self.rollable_len,
+            self.cfg.version_rolling_allowed,
+            self.targets.target(),
+        )?;
+        if self.tip.is_none_or(|t| t.prev_hash != tip.prev_hash) {
+            self.jobs.flush();
+            self.seen.clear();
+        }
+        self.tip = Some(tip);
+        job.activate(&tip, network);
+        self.jobs.add_active(job);
+        self.next_job_id = self.next_job_id.wrapping_add(1).max(1);
+        Ok(job_id)
+    }
+
     /// Validates a share (`SubmitSharesExtended`) received at `now_ms` (Unix time in ms).
     pub fn validate_share(&mut self, share: &SubmitExtended<'_>, now_ms: u64) -> ShareOutcome {
         let outcome = self.check(share, now_ms);

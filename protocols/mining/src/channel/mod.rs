@@ -17,14 +17,21 @@
 //! (active/past, stale, unknown), extranonce size, BIP320 version rolling, ntime bounds, the
 //! job's target, duplicates, and against the network target for block candidates.
 //!
+//! Custom jobs (Job Declaration) are set on extended channels with
+//! [`ExtendedChannel::add_custom_job`]; [`custom`] converts the declared coinbase between its
+//! wire shapes and computes the commitment that [`jd_token`] tokens carry from a job declarator
+//! server to the pool.
+//!
 //! Targets follow the Mining Protocol rule that a `SetTarget` applies to jobs sent after it (and
 //! to pending future jobs): each job keeps the target in force when it was created. After a
 //! target change, send the channel a fresh job so the new target takes effect.
 
 mod client;
+pub mod custom;
 mod dedup;
 mod extended;
 mod group;
+pub mod jd_token;
 mod job;
 mod job_store;
 mod outcome;
