@@ -4,14 +4,16 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bitcoin::BlockHash;
+use std::collections::HashMap;
+
+use bitcoin::{BlockHash, Txid};
 use bitcoincore_rpc::jsonrpc;
 use bitcoincore_rpc::RpcApi;
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
 use crate::submit::SubmitBlockOutcome;
-use crate::types::{BlockTemplate, BlockchainInfo, NetworkInfo};
+use crate::types::{BlockTemplate, BlockchainInfo, MempoolEntry, NetworkInfo};
 
 /// How to authenticate to the node.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -267,6 +269,47 @@ impl NodeClient {
     /// `getblockcount`.
     pub async fn block_count(&self) -> Result<u64, RpcError> {
         Self::call_on(self.calls.clone(), "getblockcount", vec![]).await
+    }
+
+    /// `getrawmempool true`: every mempool transaction with its wtxid and fee.
+    pub async fn raw_mempool_verbose(&self) -> Result<HashMap<Txid, MempoolEntry>, RpcError> {
+        self.call("getrawmempool", vec![json!(true)]).await
+    }
+
+    /// `getrawtransaction <txid>`: the serialized transaction, `None` when the node does not
+    /// have it (RPC error -5: not in the mempool and no transaction index).
+    pub async fn raw_transaction(&self, txid: &Txid) -> Result<Option<Vec<u8>>, RpcError> {
+        match self
+            .call::<String>("getrawtransaction", vec![json!(txid.to_string())])
+            .await
+        {
+            Ok(hex_str) => hex::decode(hex_str)
+                .map(Some)
+                .map_err(|e| RpcError::Decode {
+                    method: "getrawtransaction",
+                    detail: e.to_string(),
+                }),
+            Err(RpcError::Rpc { code: -5, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `sendrawtransaction <hex>`: adds a transaction to the node's mempool (and relays it).
+    pub async fn send_raw_transaction(&self, tx: &[u8]) -> Result<Txid, RpcError> {
+        self.call("sendrawtransaction", vec![json!(hex::encode(tx))])
+            .await
+    }
+
+    /// `getblocktemplate {"mode":"proposal"}`: would this block (proof of work aside) be valid
+    /// on the node's tip? `None` when valid, otherwise the BIP22 reason.
+    pub async fn check_block_proposal(&self, block: &[u8]) -> Result<Option<String>, RpcError> {
+        let req = json!({"mode": "proposal", "data": hex::encode(block), "rules": ["segwit"]});
+        let v: Value = self.call("getblocktemplate", vec![req]).await?;
+        Ok(match v {
+            Value::Null => None,
+            Value::String(s) => Some(s),
+            other => Some(other.to_string()),
+        })
     }
 
     /// Direct access to the underlying `bitcoincore-rpc` client (blocking).

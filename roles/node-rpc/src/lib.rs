@@ -12,4 +12,6 @@ pub mod types;
 
 pub use client::{NodeAuth, NodeClient, NodeConfig, RpcError};
 pub use submit::SubmitBlockOutcome;
-pub use types::{BlockTemplate, BlockchainInfo, NetworkInfo, TemplateTransaction};
+pub use types::{
+    BlockTemplate, BlockchainInfo, MempoolEntry, MempoolFees, NetworkInfo, TemplateTransaction,
+};

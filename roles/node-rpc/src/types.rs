@@ -1,6 +1,6 @@
 //! Typed replies of the RPCs a pool uses, decoded from Bitcoin Core's JSON.
 
-use bitcoin::{BlockHash, Txid, Wtxid};
+use bitcoin::{Amount, BlockHash, Txid, Wtxid};
 use serde::{Deserialize, Deserializer};
 
 /// Reply of `getblockchaininfo` (only the fields the roles use).
@@ -167,4 +167,55 @@ fn de_hex32<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 32], D::Error> {
 fn de_bits<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
     let s = String::deserialize(d)?;
     u32::from_str_radix(&s, 16).map_err(serde::de::Error::custom)
+}
+
+/// Fee fields of a mempool entry.
+#[derive(Debug, Clone, Deserialize)]
+pub struct MempoolFees {
+    /// Fee of the transaction itself (BTC in JSON).
+    #[serde(with = "bitcoin::amount::serde::as_btc")]
+    pub base: Amount,
+}
+
+/// One entry of `getrawmempool true` (only the fields the roles use).
+#[derive(Debug, Clone, Deserialize)]
+pub struct MempoolEntry {
+    /// Witness transaction id.
+    pub wtxid: Wtxid,
+    /// Fees.
+    pub fees: MempoolFees,
+    /// Transaction weight.
+    #[serde(default)]
+    pub weight: u64,
+    /// Txids of in-mempool parents.
+    #[serde(default)]
+    pub depends: Vec<Txid>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn verbose_mempool_entry_as_core_writes_it() {
+        let json = r#"{
+          "2b5ba3c4f1e1a45e00e1bb57bc4a1d5f4a2e8e5c2fef5b6e3d2a7b4c1d0e9f8a": {
+            "vsize": 141, "weight": 561, "time": 1718000000, "height": 110,
+            "descendantcount": 1, "descendantsize": 141, "ancestorcount": 1, "ancestorsize": 141,
+            "wtxid": "9f8e7d6c5b4a39281706f5e4d3c2b1a09f8e7d6c5b4a39281706f5e4d3c2b1a0",
+            "fees": {"base": 0.00001410, "modified": 0.00001410, "ancestor": 0.00001410, "descendant": 0.00001410},
+            "depends": [], "spentby": [], "bip125-replaceable": false, "unbroadcast": false
+          }
+        }"#;
+        let m: HashMap<Txid, MempoolEntry> = serde_json::from_str(json).unwrap();
+        let e = m.values().next().unwrap();
+        assert_eq!(e.fees.base, Amount::from_sat(1410));
+        assert_eq!(e.weight, 561);
+        assert!(e.depends.is_empty());
+        assert_eq!(
+            e.wtxid.to_string(),
+            "9f8e7d6c5b4a39281706f5e4d3c2b1a09f8e7d6c5b4a39281706f5e4d3c2b1a0"
+        );
+    }
 }
