@@ -63,6 +63,22 @@ pub struct PoolConfig {
     /// Read-only web dashboard next to `/metrics`.
     #[serde(default)]
     pub dashboard: crate::treasury::config::DashboardConfig,
+    /// Custom jobs from job declarator clients (absent: `REQUIRES_WORK_SELECTION` is refused).
+    #[serde(default)]
+    pub job_declaration: Option<JobDeclarationConfig>,
+}
+
+/// `[job_declaration]`: accept `SetCustomMiningJob` with tokens of a job declarator server
+/// (see `crate::custom_jobs`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobDeclarationConfig {
+    /// Token MAC key shared with `sv2-jd-server`: 64 hex digits.
+    #[serde(default)]
+    pub token_secret: Option<String>,
+    /// Or a file holding the 64 hex digits.
+    #[serde(default)]
+    pub token_secret_file: Option<PathBuf>,
 }
 
 /// `[server]`.
@@ -563,6 +579,9 @@ impl PoolConfig {
             self.accounting.flush_interval_secs,
         )
         .map_err(|(key, problem, fix)| ConfigError::new(&key, problem, fix))?;
+        if let Some(jd) = &self.job_declaration {
+            crate::custom_jobs::key_from_config(jd)?;
+        }
         Ok(())
     }
 }

@@ -9,6 +9,7 @@
 pub mod accounting;
 pub mod block;
 pub mod config;
+pub mod custom_jobs;
 pub mod dashboard;
 pub mod demo;
 pub mod jobs;

@@ -105,6 +105,8 @@ pub fn session_settings(cfg: &PoolConfig) -> SessionSettings {
         ack_batch: m.share_ack_batch,
         ack_interval_ms: m.share_ack_interval_ms,
         max_invalid_per_minute: cfg.limits.max_invalid_shares_per_minute,
+        custom_jobs: None,
+        share_observer: None,
     }
 }
 
@@ -258,8 +260,15 @@ pub async fn start_pool(
         }));
     }
 
+    let mut session = session_settings(&cfg);
+    if let Some(jd) = &cfg.job_declaration {
+        let key = crate::custom_jobs::key_from_config(jd)
+            .map_err(|e| StartError::Config(e.to_string()))?;
+        session.custom_jobs = Some(Arc::new(crate::custom_jobs::CustomJobVerifier::new(key)));
+        tracing::info!("custom jobs accepted with job declarator tokens");
+    }
     let shared = Arc::new(Shared {
-        session: session_settings(&cfg),
+        session,
         config: cfg,
         keys,
         jobs: jobs_rx.clone(),

@@ -173,8 +173,10 @@ async fn handle(tcp: TcpStream, peer: SocketAddr, shared: Arc<Shared>) -> Result
         Err(refuse(0, error_codes::UNSUPPORTED_PROTOCOL))
     } else if setup.negotiate_version(2, 2).is_none() {
         Err(refuse(0, error_codes::PROTOCOL_VERSION_MISMATCH))
-    } else if setup.flags & mining_flags::REQUIRES_WORK_SELECTION != 0 {
-        // Custom jobs need a job declarator token: served once the JD server exists.
+    } else if setup.flags & mining_flags::REQUIRES_WORK_SELECTION != 0
+        && shared.session.custom_jobs.is_none()
+    {
+        // Custom jobs need job declarator tokens: only with `[job_declaration]`.
         Err(refuse(
             mining_flags::REQUIRES_WORK_SELECTION,
             error_codes::UNSUPPORTED_FEATURE_FLAGS,

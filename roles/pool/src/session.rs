@@ -44,6 +44,39 @@ pub struct SessionSettings {
     pub ack_interval_ms: u64,
     /// Invalid shares per minute before the connection is closed.
     pub max_invalid_per_minute: u32,
+    /// Accepts custom jobs (`SetCustomMiningJob`) carrying job declarator tokens; `None`
+    /// refuses work selection.
+    pub custom_jobs: Option<Arc<crate::custom_jobs::CustomJobVerifier>>,
+    /// Sees every accepted share (a job declarator client forwards them to its pool).
+    pub share_observer: Option<Arc<dyn ShareObserver>>,
+}
+
+/// An accepted share with everything needed to submit it again elsewhere.
+#[derive(Debug, Clone)]
+pub struct ObservedShare {
+    /// Channel it was submitted on.
+    pub channel_id: u32,
+    /// Worker of the channel.
+    pub worker: WorkerId,
+    /// Template of the job (the [`PoolJob::template_id`]).
+    pub template_id: u64,
+    /// Full extranonce placed in the coinbase (channel prefix + miner part).
+    pub extranonce: Vec<u8>,
+    /// Header version.
+    pub version: u32,
+    /// Header time.
+    pub ntime: u32,
+    /// Header nonce.
+    pub nonce: u32,
+    /// Header hash, internal byte order.
+    pub hash: [u8; 32],
+}
+
+/// Receives accepted shares (see [`SessionSettings::share_observer`]). Called on the
+/// connection task: implementations must not block.
+pub trait ShareObserver: Send + Sync + std::fmt::Debug {
+    /// One accepted share.
+    fn accepted(&self, share: ObservedShare);
 }
 
 /// Channel ids and extranonce prefixes, unique across all connections of this pool node.
@@ -89,6 +122,8 @@ struct Channel {
     ack_sum: u64,
     ack_last_seq: u32,
     ack_since: Option<Instant>,
+    /// Height of the latest custom job on this channel (work selection), 0 if none.
+    custom_height: u64,
 }
 
 impl Channel {
@@ -254,6 +289,97 @@ impl MiningSession {
         self.setup_flags
     }
 
+    /// Whether the client selects its own work (`REQUIRES_WORK_SELECTION`): it gets no pool
+    /// jobs and sets custom jobs on its extended channels.
+    pub fn work_selection(&self) -> bool {
+        self.setup_flags & sv2_codec::common::mining_flags::REQUIRES_WORK_SELECTION != 0
+    }
+
+    fn set_custom_job(&mut self, m: sv2_codec::mining::SetCustomMiningJob, out: &mut Vec<Message>) {
+        use crate::custom_jobs::error_codes as codes;
+        let refuse = |code: &str| {
+            Message::from(sv2_codec::mining::SetCustomMiningJobError {
+                channel_id: m.channel_id,
+                request_id: m.request_id,
+                error_code: code.to_owned(),
+            })
+        };
+        let verifier = match (&self.settings.custom_jobs, self.work_selection()) {
+            (Some(v), true) => v.clone(),
+            _ => {
+                out.push(refuse(codes::JD_NOT_SUPPORTED));
+                return;
+            }
+        };
+        let pool_job = self.recent_jobs.back().cloned();
+        let Some(Channel {
+            kind: Kind::Extended(c),
+            custom_height,
+            ..
+        }) = self.channels.get_mut(&m.channel_id)
+        else {
+            out.push(refuse(codes::INVALID_CHANNEL_ID));
+            return;
+        };
+        let now = unix_ms() / 1000;
+        let (reply, height) = verifier.set_custom_job(&m, c, pool_job.as_deref(), now);
+        if let Some(h) = height {
+            *custom_height = h;
+        }
+        out.push(reply);
+    }
+
+    /// Reports an accepted share to the observer, if any.
+    fn observe(
+        &self,
+        channel_id: u32,
+        job_id: u32,
+        miner_extranonce: &[u8],
+        header: (u32, u32, u32),
+        outcome: &ShareOutcome,
+    ) {
+        let (Some(observer), Some(accepted)) = (&self.settings.share_observer, outcome.accepted())
+        else {
+            return;
+        };
+        let Some(ch) = self.channels.get(&channel_id) else {
+            return;
+        };
+        let found = match &ch.kind {
+            Kind::Standard(c) => c
+                .jobs()
+                .valid()
+                .find(|j| j.job_id() == job_id)
+                .map(|j| (j.template_id(), c.extranonce_prefix().to_vec())),
+            Kind::Extended(c) => c.jobs().valid().find(|j| j.job_id() == job_id).map(|j| {
+                let mut e = j.extranonce_prefix().to_vec();
+                e.extend_from_slice(miner_extranonce);
+                (j.template_id(), e)
+            }),
+            Kind::Grouped => self.group.as_deref().and_then(|g| {
+                let c = g.channel(channel_id)?;
+                c.jobs()
+                    .valid()
+                    .find(|j| j.job_id() == job_id)
+                    .map(|j| (j.template_id(), c.extranonce_prefix().to_vec()))
+            }),
+        };
+        let Some((template_id, extranonce)) = found else {
+            return;
+        };
+        let (version, ntime, nonce) = header;
+        observer.accepted(ObservedShare {
+            channel_id,
+            worker: ch.worker.clone(),
+            template_id,
+            extranonce,
+            version,
+            ntime,
+            nonce,
+            hash: accepted.hash,
+        });
+    }
+
     /// Releases every channel's resources (connection closed).
     pub fn close(&mut self) {
         self.group = None;
@@ -299,6 +425,15 @@ impl MiningSession {
             .back()
             .is_none_or(|j| j.prev_hash != job.prev_hash);
         self.remember(job);
+        if self.work_selection() {
+            // The client brings its own jobs; the pool's tip only retires outdated ones.
+            for ch in self.channels.values_mut() {
+                if let Kind::Extended(c) = &mut ch.kind {
+                    crate::custom_jobs::follow_pool_tip(c, job, ch.custom_height);
+                }
+            }
+            return;
+        }
         for ch in self.channels.values_mut() {
             send_job(ch, job, new_tip, out);
         }
@@ -312,6 +447,7 @@ impl MiningSession {
         let now_ms = unix_ms();
         let interval = self.settings.ack_interval_ms;
         let current = self.recent_jobs.back().cloned();
+        let work_selection = self.work_selection();
         for ch in self.channels.values_mut() {
             if ch.ack_count > 0
                 && ch.ack_since.is_some_and(|t| {
@@ -331,8 +467,9 @@ impl MiningSession {
                     maximum_target: t.to_le_bytes(),
                 }));
                 metrics::counter!("pool_set_target_total").increment(1);
-                // A target applies to jobs sent after it: follow with a fresh job.
-                if let Some(job) = &current {
+                // A target applies to jobs sent after it: follow with a fresh job (custom
+                // jobs set later by the client get it).
+                if let Some(job) = current.as_ref().filter(|_| !work_selection) {
                     send_job(ch, job, false, out);
                 }
             }
@@ -388,6 +525,10 @@ impl MiningSession {
             }
             MiningMessage::UpdateChannel(u) => {
                 self.update_channel(u, out);
+                Ok(())
+            }
+            MiningMessage::SetCustomMiningJob(m) => {
+                self.set_custom_job(m, out);
                 Ok(())
             }
             MiningMessage::CloseChannel(c) => {
@@ -513,9 +654,16 @@ impl MiningSession {
             ack_sum: 0,
             ack_last_seq: 0,
             ack_since: None,
+            custom_height: 0,
         };
         if let Some(job) = job {
-            send_job(&mut ch, job, true, out);
+            if self.work_selection() {
+                if let Kind::Extended(c) = &mut ch.kind {
+                    crate::custom_jobs::follow_pool_tip(c, job, 0);
+                }
+            } else {
+                send_job(&mut ch, job, true, out);
+            }
         }
         metrics::gauge!("pool_channels").increment(1.0);
         self.channels.insert(ch.id(), ch);
@@ -527,6 +675,13 @@ impl MiningSession {
         job: Option<&Arc<PoolJob>>,
         out: &mut Vec<Message>,
     ) {
+        if self.work_selection() {
+            out.push(Message::from(OpenMiningChannelError {
+                request_id: req.request_id,
+                error_code: "standard-channels-not-supported-for-custom-work".into(),
+            }));
+            return;
+        }
         let Some((id, prefix, max_target)) = self.admit(req.request_id, req.max_target, None, out)
         else {
             return;
@@ -636,6 +791,7 @@ impl MiningSession {
                 ack_sum: 0,
                 ack_last_seq: 0,
                 ack_since: None,
+                custom_height: 0,
             },
         );
     }
@@ -697,6 +853,7 @@ impl MiningSession {
         let max_difficulty = self.settings.max_difficulty;
         let hr = self.start_hashrate(u.nominal_hash_rate);
         let current = self.recent_jobs.back().cloned();
+        let work_selection = self.work_selection();
         let Some(ch) = self.channels.get_mut(&u.channel_id) else {
             out.push(Message::from(UpdateChannelError {
                 channel_id: u.channel_id,
@@ -728,7 +885,7 @@ impl MiningSession {
                     channel_id: u.channel_id,
                     maximum_target: t.to_le_bytes(),
                 }));
-                if let Some(job) = &current {
+                if let Some(job) = current.as_ref().filter(|_| !work_selection) {
                     if matches!(ch.kind, Kind::Grouped) {
                         if let Some(g) = self.group.as_deref_mut() {
                             send_group_job(g, job, false, out);
@@ -776,6 +933,13 @@ impl MiningSession {
             },
             _ => ShareOutcome::Rejected(sv2_mining::channel::ShareError::InvalidChannelId),
         };
+        self.observe(
+            s.channel_id,
+            s.job_id,
+            &[],
+            (s.version, s.ntime, s.nonce),
+            &outcome,
+        );
         self.finish(
             s.channel_id,
             s.sequence_number,
@@ -814,6 +978,13 @@ impl MiningSession {
             ),
             _ => ShareOutcome::Rejected(sv2_mining::channel::ShareError::InvalidChannelId),
         };
+        self.observe(
+            s.channel_id,
+            s.job_id,
+            &s.extranonce,
+            (s.version, s.ntime, s.nonce),
+            &outcome,
+        );
         self.finish(
             s.channel_id,
             s.sequence_number,
@@ -868,6 +1039,15 @@ impl MiningSession {
                     hash: accepted.hash,
                     finder: worker,
                 }),
+                None if crate::custom_jobs::is_custom_template(b.template_id) => {
+                    // Only the job declarator client and server hold the transactions.
+                    metrics::counter!("pool_custom_job_blocks_total").increment(1);
+                    tracing::info!(
+                        hash = %crate::block::display_hash(&accepted.hash),
+                        finder = %worker.full(),
+                        "block found on a custom job: the job declarator client and server submit it"
+                    );
+                }
                 None => {
                     metrics::counter!("pool_solutions_dropped_total").increment(1);
                     tracing::error!(
