@@ -504,6 +504,34 @@ impl Node {
         self.state.mempool.txids()
     }
 
+    /// The mempool.
+    pub fn mempool(&self) -> &Mempool {
+        &self.state.mempool
+    }
+
+    /// Adds a transaction received from outside (`sendrawtransaction`): its fee is computed
+    /// from the outputs it spends, which the node must know (outputs of known transactions or
+    /// coins registered with [`Node::register_prevouts`]), standing in for Core's UTXO lookup.
+    pub fn accept_raw_tx(&mut self, tx: Transaction) -> Result<Txid, MempoolError> {
+        let mut input_value = Amount::ZERO;
+        for input in &tx.input {
+            let op = input.previous_output;
+            let out = self.prevout(&op).ok_or(MempoolError::MissingOrSpent(op))?;
+            input_value = input_value
+                .checked_add(out.value)
+                .ok_or_else(|| MempoolError::Invalid("bad-txns-inputvalues-outofrange".into()))?;
+        }
+        let output_value = tx
+            .output
+            .iter()
+            .try_fold(Amount::ZERO, |acc, o| acc.checked_add(o.value))
+            .ok_or_else(|| MempoolError::Invalid("bad-txns-txouttotal-toolarge".into()))?;
+        let fee = input_value
+            .checked_sub(output_value)
+            .ok_or_else(|| MempoolError::Invalid("bad-txns-in-belowout".into()))?;
+        self.add_mempool_tx(tx, fee, None)
+    }
+
     /// Mempool change counter.
     pub fn mempool_updates(&self) -> u64 {
         self.state.mempool_updates

@@ -44,6 +44,12 @@ pub mod codes {
     pub const CLIENT_IN_INITIAL_DOWNLOAD: i32 = -10;
     /// Block/transaction decoding failed.
     pub const DESERIALIZATION_ERROR: i32 = -22;
+    /// Transaction verification failed (e.g. missing inputs).
+    pub const VERIFY_ERROR: i32 = -25;
+    /// Transaction rejected by the mempool policy or consensus checks.
+    pub const VERIFY_REJECTED: i32 = -26;
+    /// Transaction already confirmed (outputs already in the UTXO set).
+    pub const VERIFY_ALREADY_IN_UTXO_SET: i32 = -27;
 }
 
 impl RpcError {

@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use super::chain::{BlockEntry, Node, SubmitResult};
+use super::chain::{BlockEntry, MempoolError, Node, SubmitResult};
 use super::envelope::{codes, Call, Params, RpcError};
 use super::format::{bits_hex, difficulty_from_bits, target_hex, work_hex, BtcAmount, CoreFloat};
 use super::params::{MAX_BLOCK_SIGOPS_COST, MAX_BLOCK_WEIGHT};
@@ -109,6 +109,29 @@ const METHODS: &[MethodSpec] = &[
         name: "submitblock",
         params: &[req("hexdata", Kind::Str), opt("dummy", Kind::Str)],
         help: "submitblock \"hexdata\" ( \"dummy\" )\n\nSubmits a serialized block. Returns null when accepted, otherwise a BIP22 reason string.\n",
+    },
+    MethodSpec {
+        name: "getrawmempool",
+        params: &[opt("verbose", Kind::Bool), opt("mempool_sequence", Kind::Bool)],
+        help: "getrawmempool ( verbose mempool_sequence )\n\nTxids in the mempool (verbose: an object of entries with vsize, weight, wtxid, fees and depends).\n",
+    },
+    MethodSpec {
+        name: "getrawtransaction",
+        params: &[
+            req("txid", Kind::Str),
+            opt("verbosity", Kind::NumOrBool),
+            opt("blockhash", Kind::Str),
+        ],
+        help: "getrawtransaction \"txid\" ( verbosity \"blockhash\" )\n\nA mempool transaction, serialized (hex).\n",
+    },
+    MethodSpec {
+        name: "sendrawtransaction",
+        params: &[
+            req("hexstring", Kind::Str),
+            opt("maxfeerate", Kind::Num),
+            opt("maxburnamount", Kind::Num),
+        ],
+        help: "sendrawtransaction \"hexstring\" ( maxfeerate maxburnamount )\n\nAdds a transaction to the mempool; returns its txid.\n",
     },
 ];
 
@@ -308,7 +331,146 @@ pub async fn dispatch(shared: &Shared, call: &Call) -> Result<Box<RawValue>, Rpc
                 )),
             }
         }
+        "getrawmempool" => {
+            let verbose = arg(0).and_then(Value::as_bool).unwrap_or(false);
+            if arg(1).and_then(Value::as_bool).unwrap_or(false) {
+                return Err(RpcError::new(
+                    codes::INVALID_PARAMETER,
+                    "Verbose results cannot contain mempool sequence values.",
+                ));
+            }
+            shared.with_node(|n| getrawmempool(n, verbose))
+        }
+        "getrawtransaction" => {
+            let txid = parse_txid(arg(0).and_then(Value::as_str).unwrap_or_default())?;
+            let verbosity = match arg(1) {
+                None => 0,
+                Some(Value::Bool(b)) => i64::from(*b),
+                Some(v) => v.as_i64().unwrap_or(-1),
+            };
+            if verbosity != 0 {
+                return Err(RpcError::new(
+                    codes::INVALID_PARAMETER,
+                    "the stand-in answers getrawtransaction with verbosity 0 only",
+                ));
+            }
+            let tx = shared.with_node(|n| n.mempool().get(&txid).map(|e| serialize_hex(&*e.tx)));
+            match tx {
+                Some(hex) => to_raw(&hex),
+                None => Err(RpcError::new(
+                    codes::INVALID_ADDRESS_OR_KEY,
+                    "No such mempool transaction. Use -txindex or provide a block hash to enable blockchain transaction queries. Use gettransaction for wallet transactions.",
+                )),
+            }
+        }
+        "sendrawtransaction" => {
+            let hex_str = arg(0).and_then(Value::as_str).unwrap_or_default();
+            let tx = hex::decode(hex_str)
+                .ok()
+                .and_then(|b| deserialize::<bitcoin::Transaction>(&b).ok())
+                .ok_or_else(|| {
+                    RpcError::new(
+                        codes::DESERIALIZATION_ERROR,
+                        "TX decode failed. Make sure the tx has at least one input.",
+                    )
+                })?;
+            let txid = tx.compute_txid();
+            match shared.with_node(|n| n.accept_raw_tx(tx)) {
+                Ok(id) => to_raw(&id.to_string()),
+                // Core answers with the txid when the transaction is already in its mempool.
+                Err(MempoolError::AlreadyInMempool(_)) => to_raw(&txid.to_string()),
+                Err(MempoolError::AlreadyConfirmed(_)) => Err(RpcError::new(
+                    codes::VERIFY_ALREADY_IN_UTXO_SET,
+                    "Transaction outputs already in utxo set",
+                )),
+                Err(MempoolError::MissingOrSpent(_)) => Err(RpcError::new(
+                    codes::VERIFY_ERROR,
+                    "bad-txns-inputs-missingorspent",
+                )),
+                Err(MempoolError::Conflict(_)) => Err(RpcError::new(
+                    codes::VERIFY_REJECTED,
+                    "txn-mempool-conflict",
+                )),
+                Err(MempoolError::Invalid(reason)) => {
+                    Err(RpcError::new(codes::VERIFY_REJECTED, reason))
+                }
+                Err(MempoolError::Coinbase) => {
+                    Err(RpcError::new(codes::VERIFY_REJECTED, "coinbase"))
+                }
+            }
+        }
         _ => Err(RpcError::new(codes::METHOD_NOT_FOUND, "Method not found")),
+    }
+}
+
+fn parse_txid(s: &str) -> Result<bitcoin::Txid, RpcError> {
+    if s.len() != 64 {
+        return Err(RpcError::new(
+            codes::INVALID_PARAMETER,
+            format!("txid must be of length 64 (not {}, for '{s}')", s.len()),
+        ));
+    }
+    bitcoin::Txid::from_str(s).map_err(|_| {
+        RpcError::new(
+            codes::INVALID_PARAMETER,
+            format!("txid must be hexadecimal string (not '{s}')"),
+        )
+    })
+}
+
+// ----- mempool -----
+
+#[derive(Serialize)]
+struct MempoolFees {
+    base: BtcAmount,
+    modified: BtcAmount,
+}
+
+/// A verbose `getrawmempool` entry: the fields the stand-in knows, named as Core names them.
+#[derive(Serialize)]
+struct MempoolEntryVerbose {
+    vsize: u64,
+    weight: u64,
+    wtxid: String,
+    fees: MempoolFees,
+    depends: Vec<String>,
+}
+
+fn getrawmempool(n: &Node, verbose: bool) -> Result<Box<RawValue>, RpcError> {
+    let pool = n.mempool();
+    let entries = pool.ordered();
+    if !verbose {
+        let ids: Vec<String> = entries.iter().map(|e| e.txid.to_string()).collect();
+        return to_raw(&ids);
+    }
+    let mut map: Vec<(String, MempoolEntryVerbose)> = Vec::with_capacity(entries.len());
+    for e in entries {
+        let fee = BtcAmount(i64::try_from(e.fee.to_sat()).unwrap_or(i64::MAX));
+        let entry = MempoolEntryVerbose {
+            vsize: e.weight.div_ceil(4),
+            weight: e.weight,
+            wtxid: e.wtxid.to_string(),
+            fees: MempoolFees {
+                base: fee,
+                modified: BtcAmount(fee.0),
+            },
+            depends: pool
+                .parents_of(&e.tx)
+                .iter()
+                .map(|p| p.to_string())
+                .collect(),
+        };
+        map.push((e.txid.to_string(), entry));
+    }
+    to_raw(&EntryMap(map))
+}
+
+/// Serializes `(key, value)` pairs as a JSON object, keeping their order.
+struct EntryMap<V>(Vec<(String, V)>);
+
+impl<V: Serialize> Serialize for EntryMap<V> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.iter().map(|(k, v)| (k, v)))
     }
 }
 

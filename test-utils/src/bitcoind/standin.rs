@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use bitcoin::hashes::Hash;
-use bitcoin::{Amount, Block, BlockHash, ScriptBuf, Transaction, Txid};
+use bitcoin::{Amount, Block, BlockHash, OutPoint, ScriptBuf, Transaction, TxOut, Txid};
 use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
@@ -321,6 +321,14 @@ impl StandIn {
             .unwrap_or_else(PoisonError::into_inner)
             .batch(count);
         batch.iter().map(|f| self.add_fabricated(f)).collect()
+    }
+
+    /// Makes coins known to the node (as if in its UTXO set), so `sendrawtransaction` of a
+    /// transaction spending them can compute its fee. Tests use it to give a second stand-in
+    /// the coins a transaction created on the first one spends.
+    pub fn register_prevouts(&self, prevouts: impl IntoIterator<Item = (OutPoint, TxOut)>) {
+        let prevouts: Vec<_> = prevouts.into_iter().collect();
+        self.shared.with_node(|n| n.register_prevouts(prevouts));
     }
 
     /// Mempool txids, parents first.
