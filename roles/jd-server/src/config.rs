@@ -1,0 +1,485 @@
+//! `sv2-jd-server` configuration (TOML), validated at start with errors naming the key and
+//! the fix. See `deploy/jd-server.example.toml` for every key.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use sv2_mining::channel::jd_token::TokenKey;
+
+/// A configuration problem: which key, what is wrong, how to fix it.
+#[derive(Debug, thiserror::Error)]
+#[error("config key `{key}`: {problem}. Fix: {fix}")]
+pub struct ConfigError {
+    /// Dotted key path.
+    pub key: String,
+    /// What is wrong.
+    pub problem: String,
+    /// How to fix it.
+    pub fix: String,
+}
+
+impl ConfigError {
+    fn new(key: &str, problem: impl Into<String>, fix: impl Into<String>) -> Self {
+        ConfigError {
+            key: key.to_owned(),
+            problem: problem.into(),
+            fix: fix.into(),
+        }
+    }
+}
+
+/// The whole file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JdsConfig {
+    /// Listening socket and Noise keys.
+    pub server: ServerConfig,
+    /// The node declared jobs are checked against and blocks go to.
+    pub bitcoind: BitcoindConfig,
+    /// Tokens shared with the pool.
+    pub tokens: TokensConfig,
+    /// What every declared coinbase must pay the pool.
+    pub coinbase: CoinbasePolicyConfig,
+    /// Checks of declared jobs.
+    #[serde(default)]
+    pub validation: ValidationConfig,
+    /// Protection against misbehaving clients.
+    #[serde(default)]
+    pub limits: LimitsConfig,
+    /// Prometheus endpoint.
+    #[serde(default)]
+    pub metrics: MetricsConfig,
+}
+
+/// `[server]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Job Declaration listening address, e.g. `0.0.0.0:34264`.
+    pub listen: SocketAddr,
+    /// Authority public key (base58check, `sv2-keys authority`); job declarator clients pin it.
+    pub authority_public_key: String,
+    /// Authority secret key.
+    pub authority_secret_key: String,
+    /// Validity of the certificate presented to each client, seconds.
+    #[serde(default = "default_cert_validity")]
+    pub cert_validity_secs: u64,
+}
+
+/// `[bitcoind]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BitcoindConfig {
+    /// RPC URL, e.g. `http://127.0.0.1:8332`.
+    pub url: String,
+    /// RPC user (with `password`), or set `cookie_file`.
+    #[serde(default)]
+    pub user: Option<String>,
+    /// RPC password.
+    #[serde(default)]
+    pub password: Option<String>,
+    /// Path to the node's `.cookie` file.
+    #[serde(default)]
+    pub cookie_file: Option<PathBuf>,
+    /// Best-block poll interval next to long polling, milliseconds.
+    #[serde(default = "default_poll_ms")]
+    pub poll_interval_ms: u64,
+    /// Timeout of ordinary RPC calls, seconds.
+    #[serde(default = "default_rpc_timeout")]
+    pub rpc_timeout_secs: u64,
+}
+
+/// `[tokens]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokensConfig {
+    /// MAC key shared with the pool (`[job_declaration] token_secret` there): 64 hex digits.
+    #[serde(default)]
+    pub token_secret: Option<String>,
+    /// Or a file holding the 64 hex digits.
+    #[serde(default)]
+    pub token_secret_file: Option<PathBuf>,
+    /// How long an allocated token may be used to declare a job, seconds.
+    #[serde(default = "default_allocation_lifetime")]
+    pub allocation_lifetime_secs: u64,
+    /// How long the pool accepts the token of a declared job, seconds.
+    #[serde(default = "default_declared_lifetime")]
+    pub declared_lifetime_secs: u64,
+}
+
+/// `[coinbase]`: the pool's coinbase output constraints.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CoinbasePolicyConfig {
+    /// The pool payout address (the first output of `AllocateMiningJobToken.Success`).
+    pub pool_payout_address: String,
+    /// Share of the block reward (subsidy + fees) the pool payout must receive, 0 < x <= 1.
+    #[serde(default = "default_min_share")]
+    pub min_pool_share: f64,
+}
+
+/// `[validation]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValidationConfig {
+    /// Ask the node to check each declared block (`getblocktemplate` proposal mode) before
+    /// accepting it: catches invalid or conflicting transactions and overpaying coinbases.
+    #[serde(default = "yes")]
+    pub check_block_proposal: bool,
+    /// Submit transactions a client provided (`ProvideMissingTransactions.Success`) to the
+    /// node's mempool.
+    #[serde(default = "yes")]
+    pub relay_provided_txs: bool,
+    /// Seconds a client has to provide missing transactions.
+    #[serde(default = "default_missing_timeout")]
+    pub missing_txs_timeout_secs: u64,
+    /// Minimum interval between two mempool refreshes from the node, milliseconds.
+    #[serde(default = "default_mempool_refresh_ms")]
+    pub mempool_refresh_interval_ms: u64,
+}
+
+/// `[limits]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Seconds a client has to complete the Noise handshake.
+    #[serde(default = "default_handshake_timeout")]
+    pub handshake_timeout_secs: u64,
+    /// Seconds a client has to send SetupConnection.
+    #[serde(default = "default_setup_timeout")]
+    pub setup_timeout_secs: u64,
+    /// Simultaneous connections.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: u32,
+    /// Tokens one connection may allocate per minute.
+    #[serde(default = "default_tokens_per_minute")]
+    pub max_tokens_per_minute: u32,
+    /// Declarations one connection may have waiting for missing transactions.
+    #[serde(default = "default_pending")]
+    pub max_pending_declarations: usize,
+    /// Largest frame payload accepted, bytes (declarations and provided transactions are big).
+    #[serde(default = "default_max_frame")]
+    pub max_frame_bytes: usize,
+}
+
+/// `[metrics]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// HTTP address of `/metrics`; empty disables it.
+    #[serde(default = "default_metrics_listen")]
+    pub listen: String,
+}
+
+fn default_cert_validity() -> u64 {
+    3600
+}
+fn default_poll_ms() -> u64 {
+    500
+}
+fn default_rpc_timeout() -> u64 {
+    10
+}
+fn default_allocation_lifetime() -> u64 {
+    600
+}
+fn default_declared_lifetime() -> u64 {
+    900
+}
+fn default_min_share() -> f64 {
+    1.0
+}
+fn yes() -> bool {
+    true
+}
+fn default_missing_timeout() -> u64 {
+    10
+}
+fn default_mempool_refresh_ms() -> u64 {
+    1000
+}
+fn default_handshake_timeout() -> u64 {
+    10
+}
+fn default_setup_timeout() -> u64 {
+    10
+}
+fn default_max_connections() -> u32 {
+    1000
+}
+fn default_tokens_per_minute() -> u32 {
+    120
+}
+fn default_pending() -> usize {
+    4
+}
+fn default_max_frame() -> usize {
+    (1 << 24) - 1
+}
+fn default_metrics_listen() -> String {
+    "127.0.0.1:9185".into()
+}
+
+impl Default for ValidationConfig {
+    fn default() -> Self {
+        ValidationConfig {
+            check_block_proposal: true,
+            relay_provided_txs: true,
+            missing_txs_timeout_secs: default_missing_timeout(),
+            mempool_refresh_interval_ms: default_mempool_refresh_ms(),
+        }
+    }
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            handshake_timeout_secs: default_handshake_timeout(),
+            setup_timeout_secs: default_setup_timeout(),
+            max_connections: default_max_connections(),
+            max_tokens_per_minute: default_tokens_per_minute(),
+            max_pending_declarations: default_pending(),
+            max_frame_bytes: default_max_frame(),
+        }
+    }
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            listen: default_metrics_listen(),
+        }
+    }
+}
+
+impl JdsConfig {
+    /// Reads, parses and validates a config file.
+    pub fn load(path: &Path) -> Result<JdsConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigError::new(
+                "(file)",
+                format!("cannot read {}: {e}", path.display()),
+                "pass an existing file with --config",
+            )
+        })?;
+        Self::parse(&text)
+    }
+
+    /// Parses and validates config text.
+    pub fn parse(text: &str) -> Result<JdsConfig, ConfigError> {
+        let cfg: JdsConfig = toml::from_str(text).map_err(|e| {
+            ConfigError::new(
+                "(syntax)",
+                e.to_string(),
+                "see deploy/jd-server.example.toml for every key",
+            )
+        })?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// The token key (`token_secret` or the file's contents).
+    pub fn token_key(&self) -> Result<TokenKey, ConfigError> {
+        let t = &self.tokens;
+        let (text, key) = match (&t.token_secret, &t.token_secret_file) {
+            (Some(s), None) => (s.clone(), "tokens.token_secret"),
+            (None, Some(path)) => (
+                std::fs::read_to_string(path).map_err(|e| {
+                    ConfigError::new(
+                        "tokens.token_secret_file",
+                        format!("cannot read {}: {e}", path.display()),
+                        "point it at a file holding 64 hex digits",
+                    )
+                })?,
+                "tokens.token_secret_file",
+            ),
+            _ => {
+                return Err(ConfigError::new(
+                    "tokens.token_secret",
+                    "set exactly one of token_secret and token_secret_file",
+                    "generate one with `openssl rand -hex 32`; the pool's [job_declaration] needs the same",
+                ))
+            }
+        };
+        TokenKey::from_hex(&text).ok_or_else(|| {
+            ConfigError::new(
+                key,
+                "not 64 hex digits",
+                "generate one with `openssl rand -hex 32`; the pool's [job_declaration] needs the same",
+            )
+        })
+    }
+
+    /// `min_pool_share` in parts per million.
+    pub fn min_pool_share_ppm(&self) -> u32 {
+        (self.coinbase.min_pool_share * 1e6).round() as u32
+    }
+
+    /// Connection settings of the node.
+    pub fn node_config(&self) -> node_rpc::NodeConfig {
+        let b = &self.bitcoind;
+        let auth = match (&b.user, &b.password, &b.cookie_file) {
+            (Some(u), Some(p), _) => node_rpc::NodeAuth::UserPass {
+                user: u.clone(),
+                password: p.clone(),
+            },
+            (_, _, Some(c)) => node_rpc::NodeAuth::CookieFile(c.clone()),
+            _ => node_rpc::NodeAuth::UserPass {
+                user: String::new(),
+                password: String::new(),
+            },
+        };
+        node_rpc::NodeConfig {
+            url: b.url.clone(),
+            auth,
+            timeout: Duration::from_secs(b.rpc_timeout_secs),
+            longpoll_timeout: Duration::from_secs(120),
+        }
+    }
+
+    /// Checks every value; the first problem found is returned.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let b = &self.bitcoind;
+        if !(b.url.starts_with("http://") && b.url.len() > "http://".len()) {
+            return Err(ConfigError::new(
+                "bitcoind.url",
+                format!("`{}` is not an http:// URL", b.url),
+                "use e.g. \"http://127.0.0.1:8332\"",
+            ));
+        }
+        match (&b.user, &b.password, &b.cookie_file) {
+            (Some(_), Some(_), None) | (None, None, Some(_)) => {}
+            _ => {
+                return Err(ConfigError::new(
+                    "bitcoind",
+                    "credentials must be user + password, or cookie_file",
+                    "set user and password (rpcuser/rpcpassword) or cookie_file",
+                ))
+            }
+        }
+        if b.poll_interval_ms < 10 || b.rpc_timeout_secs == 0 {
+            return Err(ConfigError::new(
+                "bitcoind.poll_interval_ms",
+                "poll interval below 10 ms or zero RPC timeout",
+                "use poll_interval_ms = 500, rpc_timeout_secs = 10",
+            ));
+        }
+        self.token_key()?;
+        let t = &self.tokens;
+        if t.allocation_lifetime_secs == 0 || t.declared_lifetime_secs == 0 {
+            return Err(ConfigError::new(
+                "tokens.allocation_lifetime_secs",
+                "token lifetimes must be positive",
+                "use e.g. 600 and 900",
+            ));
+        }
+        let c = &self.coinbase;
+        if c.pool_payout_address
+            .parse::<bitcoin::Address<bitcoin::address::NetworkUnchecked>>()
+            .is_err()
+        {
+            return Err(ConfigError::new(
+                "coinbase.pool_payout_address",
+                format!("`{}` is not a bitcoin address", c.pool_payout_address),
+                "use the pool's payout address on the node's network",
+            ));
+        }
+        if !(c.min_pool_share > 0.0 && c.min_pool_share <= 1.0) {
+            return Err(ConfigError::new(
+                "coinbase.min_pool_share",
+                "must be in (0, 1]",
+                "use 1.0 (the whole reward) or e.g. 0.98",
+            ));
+        }
+        let v = &self.validation;
+        if v.missing_txs_timeout_secs == 0 {
+            return Err(ConfigError::new(
+                "validation.missing_txs_timeout_secs",
+                "is 0",
+                "use e.g. 10",
+            ));
+        }
+        let l = &self.limits;
+        if l.handshake_timeout_secs == 0
+            || l.setup_timeout_secs == 0
+            || l.max_connections == 0
+            || l.max_tokens_per_minute == 0
+            || l.max_pending_declarations == 0
+        {
+            return Err(ConfigError::new(
+                "limits",
+                "timeouts and limits must be positive",
+                "remove the key to use the default",
+            ));
+        }
+        if !(1024..=(1 << 24) - 1).contains(&l.max_frame_bytes) {
+            return Err(ConfigError::new(
+                "limits.max_frame_bytes",
+                "must be between 1024 and 16777215",
+                "use 16777215",
+            ));
+        }
+        if !self.metrics.listen.is_empty() && self.metrics.listen.parse::<SocketAddr>().is_err() {
+            return Err(ConfigError::new(
+                "metrics.listen",
+                format!("`{}` is not ip:port", self.metrics.listen),
+                "use e.g. \"127.0.0.1:9185\", or \"\" to disable",
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(extra: &str) -> String {
+        format!(
+            r#"
+[server]
+listen = "127.0.0.1:0"
+authority_public_key = "x"
+authority_secret_key = "y"
+
+[bitcoind]
+url = "http://127.0.0.1:18443"
+user = "u"
+password = "p"
+
+[tokens]
+token_secret = "{}"
+
+[coinbase]
+pool_payout_address = "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080"
+{extra}
+"#,
+            "ab".repeat(32)
+        )
+    }
+
+    #[test]
+    fn minimal_config_parses_with_defaults() {
+        let cfg = JdsConfig::parse(&text("")).unwrap();
+        assert_eq!(cfg.min_pool_share_ppm(), 1_000_000);
+        assert!(cfg.validation.check_block_proposal);
+        assert_eq!(cfg.limits.max_pending_declarations, 4);
+        assert!(cfg.token_key().is_ok());
+    }
+
+    #[test]
+    fn mistakes_name_the_key() {
+        let e = JdsConfig::parse(&text("min_pool_share = 1.5")).unwrap_err();
+        assert_eq!(e.key, "coinbase.min_pool_share");
+        let e = JdsConfig::parse(&text("").replace(&"ab".repeat(32), "abc")).unwrap_err();
+        assert_eq!(e.key, "tokens.token_secret");
+        let e = JdsConfig::parse(&text("").replace("bcrt1q", "xx")).unwrap_err();
+        assert_eq!(e.key, "coinbase.pool_payout_address");
+        let e = JdsConfig::parse(&text("[limits]\nmax_frame_bytes = 10")).unwrap_err();
+        assert_eq!(e.key, "limits.max_frame_bytes");
+        let e = JdsConfig::parse(&text("bogus = 1")).unwrap_err();
+        assert_eq!(e.key, "(syntax)");
+    }
+}
