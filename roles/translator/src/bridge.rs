@@ -1342,3 +1342,7 @@ fn fix_extranonce(m: &mut Downstream, en2: usize, out: &mut Vec<Action>) -> bool
         false
     }
 }
+
+#[cfg(test)]
+#[path = "bridge_tests.rs"]
+mod tests;
