@@ -194,6 +194,7 @@ pub struct Bridge {
     upstream: Option<Upstream>,
     channels: HashMap<u32, Slot>,
     by_upstream: HashMap<u32, u32>,
+    groups: HashMap<u32, Vec<u32>>,
     pending: HashMap<u32, Owner>,
     aggregate: Option<u32>,
     next_local: u32,
@@ -248,6 +249,7 @@ impl Bridge {
             upstream: None,
             channels: HashMap::new(),
             by_upstream: HashMap::new(),
+            groups: HashMap::new(),
             pending: HashMap::new(),
             aggregate: None,
             next_local: 1,
@@ -362,6 +364,9 @@ impl Bridge {
         metrics::counter!(t::MINERS_DISCONNECTED, "reason" => reason).increment(1);
         metrics::gauge!(t::MINERS_CONNECTED).set(self.miners.len() as f64);
         if let Some(local) = m.channel() {
+            for members in self.groups.values_mut() {
+                members.retain(|l| *l != local);
+            }
             if let Some(slot) = self.channels.remove(&local) {
                 if !slot.chan.is_detached() {
                     self.by_upstream.remove(&slot.chan.channel_id());
@@ -771,6 +776,7 @@ impl Bridge {
             slot.chan.detach();
         }
         self.by_upstream.clear();
+        self.groups.clear();
         self.pending.clear();
         if self.down_since_ms.is_none() {
             self.down_since_ms = Some(now_ms);
@@ -821,48 +827,43 @@ impl Bridge {
                 }
             }
             UpstreamEvent::Job(j) => {
-                let Some(&local) = self.by_upstream.get(&j.channel_id) else {
+                let locals = self.locals_for(j.channel_id);
+                if locals.is_empty() {
                     tracing::debug!(channel = j.channel_id, "job for an unknown channel");
-                    return;
-                };
-                let key = self.next_job_id();
-                let (en1, en2) = (self.s.en1_len, self.en2_len);
-                let Some(slot) = self.channels.get_mut(&local) else {
-                    return;
-                };
-                match slot.chan.on_new_job(j, key, en1, en2) {
-                    Ok(Some(ready)) => self.distribute(local, ready, now_ms, out),
-                    Ok(None) => {}
-                    Err(e) => self.channel_failed(local, e, now_ms, out),
+                }
+                for local in locals {
+                    let key = self.next_job_id();
+                    let (en1, en2) = (self.s.en1_len, self.en2_len);
+                    let Some(slot) = self.channels.get_mut(&local) else {
+                        continue;
+                    };
+                    match slot.chan.on_new_job(j.clone(), key, en1, en2) {
+                        Ok(Some(ready)) => self.distribute(local, ready, now_ms, out),
+                        Ok(None) => {}
+                        Err(e) => self.channel_failed(local, e, now_ms, out),
+                    }
                 }
             }
             UpstreamEvent::PrevHash(p) => {
-                let Some(&local) = self.by_upstream.get(&p.channel_id) else {
-                    return;
-                };
-                let key = self.next_job_id();
-                let (en1, en2) = (self.s.en1_len, self.en2_len);
-                let Some(slot) = self.channels.get_mut(&local) else {
-                    return;
-                };
-                match slot.chan.on_prev_hash(&p, key, en1, en2) {
-                    Ok(Some(ready)) => self.distribute(local, ready, now_ms, out),
-                    Ok(None) => {}
-                    Err(e) => self.channel_failed(local, e, now_ms, out),
+                for local in self.locals_for(p.channel_id) {
+                    let key = self.next_job_id();
+                    let (en1, en2) = (self.s.en1_len, self.en2_len);
+                    let Some(slot) = self.channels.get_mut(&local) else {
+                        continue;
+                    };
+                    match slot.chan.on_prev_hash(&p, key, en1, en2) {
+                        Ok(Some(ready)) => self.distribute(local, ready, now_ms, out),
+                        Ok(None) => {}
+                        Err(e) => self.channel_failed(local, e, now_ms, out),
+                    }
                 }
             }
             UpstreamEvent::Target(st) => {
-                if let Some(slot) = self
-                    .by_upstream
-                    .get(&st.channel_id)
-                    .and_then(|l| self.channels.get_mut(l))
-                {
-                    slot.chan.set_target(st.maximum_target);
-                    tracing::debug!(
-                        channel = st.channel_id,
-                        difficulty = slot.chan.target().difficulty(),
-                        "upstream target"
-                    );
+                for local in self.locals_for(st.channel_id) {
+                    if let Some(slot) = self.channels.get_mut(&local) {
+                        slot.chan.set_target(st.maximum_target);
+                        tracing::debug!(channel = st.channel_id, difficulty = slot.chan.target().difficulty(), "upstream target");
+                    }
                 }
             }
             UpstreamEvent::Prefix(p) => {
@@ -937,6 +938,15 @@ impl Bridge {
                 out.push(Action::RedirectUpstream { host, port });
             }
             UpstreamEvent::Ignored(what) => tracing::debug!(what, "ignored upstream message"),
+        }
+    }
+
+    /// Local channels a message addressed to `channel_id` applies to: the channel itself, or
+    /// every member of a group channel.
+    fn locals_for(&self, channel_id: u32) -> Vec<u32> {
+        match self.by_upstream.get(&channel_id) {
+            Some(l) => vec![*l],
+            None => self.groups.get(&channel_id).cloned().unwrap_or_default(),
         }
     }
 
@@ -1038,6 +1048,9 @@ impl Bridge {
         self.next_local = self.next_local.wrapping_add(1).max(1);
         self.channels.insert(local, Slot { chan, owner });
         self.by_upstream.insert(s.channel_id, local);
+        if s.group_channel_id != 0 {
+            self.groups.entry(s.group_channel_id).or_default().push(local);
+        }
         self.fit_extranonce2(rollable, owner, now_ms, out);
     }
 

@@ -1047,3 +1047,34 @@ fn late_answers_are_closed_and_ids_are_kept() {
     );
     assert_eq!(o.response(2).id, Id::from("abc"));
 }
+
+#[test]
+fn jobs_addressed_to_a_group_reach_every_member_with_its_own_prefix() {
+    let mut h = H::new(ChannelMode::PerMiner);
+    h.connect_upstream(0);
+    let mut opens = Vec::new();
+    for id in 1..=2 {
+        h.connect_miner(id);
+        let (_, o) = h.handshake(id, &format!("rig{id}"), true);
+        opens.push(o.upstream[0].clone());
+    }
+    for (i, open) in opens.iter().enumerate() {
+        let Message::Mining(MiningMessage::OpenExtendedMiningChannel(o)) = open else {
+            panic!()
+        };
+        h.up(OpenExtendedMiningChannelSuccess {
+            request_id: o.request_id,
+            channel_id: 20 + i as u32,
+            target: [0xff; 32],
+            extranonce_size: 8,
+            extranonce_prefix: vec![i as u8 + 1; 8],
+            group_channel_id: 100,
+        });
+    }
+    let o = h.new_block(100, 1, 0x33);
+    for id in 1..=2u32 {
+        let n = &o.notifies(id)[0];
+        assert!(n.clean_jobs);
+        assert!(n.coinb1.ends_with(&[id as u8; 8]));
+    }
+}
