@@ -1,0 +1,374 @@
+//! Fixtures of the job declarator server tests: stand-ins, a JDS (and a pool) on them, keys,
+//! addresses, a raw SV2 client over Noise, and declarations built from a node's template.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bitcoin::secp256k1::{Keypair, Secp256k1, SecretKey};
+use bitcoin::{Address, CompressedPublicKey, Network, ScriptBuf, TxOut};
+use bytes::BytesMut;
+use jd_server::{JdsConfig, JdsHandle};
+use node_rpc::{NodeAuth, NodeClient, NodeConfig};
+use sv2_codec::common::SetupConnection;
+use sv2_codec::job_declaration::DeclareMiningJob;
+use sv2_codec::{CommonMessage, Frame, Message, Protocol};
+use sv2_mining::channel::custom::CoinbaseSplit;
+use sv2_mining::coinbase::{witness_reserved_value, CoinbaseBuilder, Payout};
+use sv2_mining::merkle::merkle_path_for_coinbase;
+use sv2_noise::secp256k1::XOnlyPublicKey;
+use test_utils::bitcoind::{StandIn, StandInConfig};
+use tokio::net::TcpStream;
+
+/// Token secret shared by the test JDS and pool.
+pub const SECRET: &str = "5e3f8c2a1b0d9e7f6a5b4c3d2e1f00112233445566778899aabbccddeeff0011";
+
+/// An authority key pair and its encodings.
+pub struct Authority {
+    pub xonly: XOnlyPublicKey,
+    pub public: String,
+    pub secret: String,
+}
+
+pub fn authority() -> Authority {
+    let secp = Secp256k1::new();
+    let kp = Keypair::new(&secp, &mut bitcoin::secp256k1::rand::thread_rng());
+    let (xonly, _) = kp.x_only_public_key();
+    Authority {
+        xonly,
+        public: sv2_noise::encode_public_key(&xonly),
+        secret: sv2_noise::encode_secret_key(&kp.secret_key()),
+    }
+}
+
+/// A regtest P2WPKH address from a fixed seed.
+pub fn address(seed: u8) -> Address {
+    let secp = Secp256k1::new();
+    let sk = SecretKey::from_slice(&[seed; 32]).expect("valid constant key");
+    Address::p2wpkh(&CompressedPublicKey(sk.public_key(&secp)), Network::Regtest)
+}
+
+/// The pool's payout address in these tests.
+pub fn pool_address() -> Address {
+    address(7)
+}
+
+/// Two stand-ins with the same premined chain (fixed clock during the premine, system clock
+/// afterwards).
+pub async fn twin_standins(premine: u32) -> (StandIn, StandIn) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as u32;
+    let start = || {
+        StandIn::start(StandInConfig {
+            premine,
+            mock_time: Some(now),
+            ..StandInConfig::default()
+        })
+    };
+    let a = start().await.expect("stand-in A");
+    let b = start().await.expect("stand-in B");
+    a.set_mock_time(None);
+    b.set_mock_time(None);
+    assert_eq!(a.tip().hash, b.tip().hash, "same premined chain");
+    (a, b)
+}
+
+pub async fn standin(premine: u32) -> StandIn {
+    StandIn::start(StandInConfig {
+        premine,
+        ..StandInConfig::default()
+    })
+    .await
+    .expect("stand-in")
+}
+
+/// RPC client of a stand-in.
+pub fn node(s: &StandIn) -> NodeClient {
+    NodeClient::new(NodeConfig {
+        url: s.url(),
+        auth: NodeAuth::UserPass {
+            user: s.rpc_user().into(),
+            password: s.rpc_password().into(),
+        },
+        timeout: Duration::from_secs(10),
+        longpoll_timeout: Duration::from_secs(30),
+    })
+    .expect("node client")
+}
+
+/// JDS config text for a stand-in; `extra` is appended.
+pub fn jds_config(node: &StandIn, auth: &Authority, secret: &str, extra: &str) -> String {
+    format!(
+        r#"
+[server]
+listen = "127.0.0.1:0"
+authority_public_key = "{}"
+authority_secret_key = "{}"
+
+[bitcoind]
+url = "{}"
+user = "pool"
+password = "poolpass"
+poll_interval_ms = 100
+
+[tokens]
+token_secret = "{secret}"
+
+[coinbase]
+pool_payout_address = "{}"
+
+[metrics]
+listen = ""
+{extra}
+"#,
+        auth.public,
+        auth.secret,
+        node.url(),
+        pool_address()
+    )
+}
+
+/// Starts a JDS on `node` and waits until it knows the tip.
+pub async fn start_jds(node: &StandIn, secret: &str, extra: &str) -> (JdsHandle, Authority) {
+    let auth = authority();
+    let cfg = JdsConfig::parse(&jds_config(node, &auth, secret, extra)).expect("jds config");
+    let jds = jd_server::start_jds(cfg).await.expect("jds starts");
+    assert!(
+        jds.chain
+            .wait_ready(Duration::from_secs(10))
+            .await
+            .is_some(),
+        "jds sees the tip"
+    );
+    (jds, auth)
+}
+
+/// Pool config text with custom jobs enabled (when `secret` is given).
+pub fn pool_config(node: &StandIn, auth: &Authority, secret: Option<&str>) -> String {
+    let jd = secret
+        .map(|s| format!("[job_declaration]\ntoken_secret = \"{s}\"\n"))
+        .unwrap_or_default();
+    format!(
+        r#"
+[server]
+listen = "127.0.0.1:0"
+authority_public_key = "{}"
+authority_secret_key = "{}"
+pool_tag = "/jd-test/"
+
+[bitcoind]
+url = "{}"
+user = "pool"
+password = "poolpass"
+poll_interval_ms = 100
+min_fee_refresh_secs = 1
+
+[[payout]]
+address = "{}"
+
+[mining]
+initial_difficulty = 0.00001
+min_difficulty = 0.000001
+share_ack_batch = 1
+share_ack_interval_ms = 20
+
+[metrics]
+listen = ""
+
+{jd}
+"#,
+        auth.public,
+        auth.secret,
+        node.url(),
+        pool_address()
+    )
+}
+
+/// Starts a pool on `node` and waits for its first job.
+pub async fn start_pool(node: &StandIn, secret: Option<&str>) -> (pool::PoolHandle, Authority) {
+    let auth = authority();
+    let cfg =
+        pool::config::PoolConfig::parse(&pool_config(node, &auth, secret)).expect("pool config");
+    let mut handle = pool::start_pool(cfg, Arc::new(pool::accounting::MemorySink::default()))
+        .await
+        .expect("pool starts");
+    assert!(
+        handle.wait_for_job(Duration::from_secs(10)).await,
+        "pool has a job"
+    );
+    (handle, auth)
+}
+
+/// A raw SV2 client over Noise.
+pub struct Client {
+    conn: sv2_noise::NoiseConnection,
+    protocol: Protocol,
+    buf: BytesMut,
+}
+
+impl Client {
+    /// Connects and completes the handshake and SetupConnection (expects success).
+    pub async fn connect(
+        addr: std::net::SocketAddr,
+        key: XOnlyPublicKey,
+        protocol: Protocol,
+        flags: u32,
+    ) -> Client {
+        let mut c = Client::connect_only(addr, key, protocol).await;
+        c.send(setup(protocol, flags)).await;
+        match c.recv().await {
+            Message::Common(CommonMessage::SetupConnectionSuccess(_)) => c,
+            other => panic!("expected SetupConnection.Success, got {other:?}"),
+        }
+    }
+
+    /// Connects and completes the handshake only.
+    pub async fn connect_only(
+        addr: std::net::SocketAddr,
+        key: XOnlyPublicKey,
+        protocol: Protocol,
+    ) -> Client {
+        let tcp = TcpStream::connect(addr).await.expect("tcp");
+        let conn = sv2_noise::connect(tcp, key, Duration::from_secs(5))
+            .await
+            .expect("handshake");
+        Client {
+            conn,
+            protocol,
+            buf: BytesMut::new(),
+        }
+    }
+
+    pub async fn send(&mut self, m: impl Into<Message>) {
+        self.buf.clear();
+        m.into().encode_frame(&mut self.buf).expect("encode");
+        self.conn.send(&self.buf[..]).await.expect("send");
+    }
+
+    /// Next message (panics after 20 s).
+    pub async fn recv(&mut self) -> Message {
+        let bytes = tokio::time::timeout(Duration::from_secs(20), self.conn.recv())
+            .await
+            .expect("message within 20 s")
+            .expect("transport ok")
+            .expect("connection open");
+        let frame = Frame::from_bytes(bytes).expect("frame");
+        Message::from_frame(self.protocol, &frame).expect("decodes")
+    }
+
+    /// Next message `f` accepts, skipping others.
+    pub async fn recv_until<T>(&mut self, mut f: impl FnMut(Message) -> Option<T>) -> T {
+        loop {
+            if let Some(t) = f(self.recv().await) {
+                return t;
+            }
+        }
+    }
+
+    /// Whether the peer closed the connection within `within`.
+    pub async fn closed_within(&mut self, within: Duration) -> bool {
+        match tokio::time::timeout(within, self.conn.recv()).await {
+            Ok(Ok(None)) | Ok(Err(_)) => true,
+            Ok(Ok(Some(_))) | Err(_) => false,
+        }
+    }
+}
+
+pub fn setup(protocol: Protocol, flags: u32) -> SetupConnection {
+    SetupConnection {
+        protocol,
+        min_version: 2,
+        max_version: 2,
+        flags,
+        endpoint_host: "127.0.0.1".into(),
+        endpoint_port: 0,
+        vendor: "jd-test".into(),
+        hardware_version: String::new(),
+        firmware: String::new(),
+        device_id: String::new(),
+    }
+}
+
+/// A declaration built from a node template.
+pub struct Declaration {
+    pub template: node_rpc::BlockTemplate,
+    pub split: CoinbaseSplit,
+    pub witness: Option<Vec<Vec<u8>>>,
+    pub merkle_path: Vec<[u8; 32]>,
+}
+
+impl Declaration {
+    /// Coinbase paying `payouts` (script, payout) with `extranonce_len` bytes reserved.
+    pub fn new(
+        template: node_rpc::BlockTemplate,
+        value: u64,
+        payouts: &[(ScriptBuf, Payout)],
+        extranonce_len: usize,
+    ) -> Declaration {
+        let height = template.height as u32;
+        let mut b =
+            CoinbaseBuilder::new(height, value, extranonce_len).pool_tag(b"/jdc-test/".to_vec());
+        for (s, p) in payouts {
+            b = b.payout(s.clone(), *p);
+        }
+        if let Some(wc) = &template.default_witness_commitment {
+            b = b.witness_commitment(ScriptBuf::from_bytes(wc.clone()));
+        }
+        let parts = b.build().expect("coinbase");
+        let split = CoinbaseSplit::from_parts(&parts).expect("split");
+        let witness = parts
+            .has_witness_commitment
+            .then(|| witness_reserved_value().to_vec());
+        let merkle_path = merkle_path_for_coinbase(&template.txids());
+        Declaration {
+            template,
+            split,
+            witness,
+            merkle_path,
+        }
+    }
+
+    /// Pays the whole template value to the pool.
+    pub fn paying_pool(template: node_rpc::BlockTemplate, extranonce_len: usize) -> Declaration {
+        let v = template.coinbasevalue;
+        Declaration::new(
+            template,
+            v,
+            &[(pool_address().script_pubkey(), Payout::Remainder(1))],
+            extranonce_len,
+        )
+    }
+
+    pub fn message(&self, request_id: u32, token: Vec<u8>) -> DeclareMiningJob {
+        use bitcoin::hashes::Hash;
+        let (prefix, suffix) = self.split.to_declared(self.witness.as_deref());
+        DeclareMiningJob {
+            request_id,
+            mining_job_token: token,
+            version: self.template.version,
+            coinbase_tx_prefix: prefix,
+            coinbase_tx_suffix: suffix,
+            wtxid_list: self
+                .template
+                .transactions
+                .iter()
+                .map(|t| t.wtxid.to_raw_hash().to_byte_array())
+                .collect(),
+            excess_data: vec![],
+        }
+    }
+
+    pub fn prev_hash(&self) -> [u8; 32] {
+        use bitcoin::hashes::Hash;
+        self.template
+            .previousblockhash
+            .to_raw_hash()
+            .to_byte_array()
+    }
+
+    pub fn outputs(&self) -> Vec<TxOut> {
+        self.split.tx_outputs().expect("outputs")
+    }
+}
