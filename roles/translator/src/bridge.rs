@@ -862,7 +862,11 @@ impl Bridge {
                 for local in self.locals_for(st.channel_id) {
                     if let Some(slot) = self.channels.get_mut(&local) {
                         slot.chan.set_target(st.maximum_target);
-                        tracing::debug!(channel = st.channel_id, difficulty = slot.chan.target().difficulty(), "upstream target");
+                        tracing::debug!(
+                            channel = st.channel_id,
+                            difficulty = slot.chan.target().difficulty(),
+                            "upstream target"
+                        );
                     }
                 }
             }
@@ -968,7 +972,7 @@ impl Bridge {
         match self.s.mode {
             ChannelMode::Aggregate => {
                 let total = self.total_hashrate();
-                let min_en = (self.s.en1_len + self.en2_len) as u16;
+                let min_en = self.min_extranonce_size();
                 let Some(up) = self.upstream.as_mut() else {
                     return;
                 };
@@ -993,6 +997,12 @@ impl Bridge {
         }
     }
 
+    /// `min_extranonce_size` asked of the pool: extranonce1 plus the smallest usable
+    /// extranonce2. A pool leaving more gets the configured extranonce2 (rest padded).
+    fn min_extranonce_size(&self) -> u16 {
+        (self.s.en1_len + crate::extranonce::MIN_EXTRANONCE2_SIZE) as u16
+    }
+
     fn open_miner_channel(&mut self, id: MinerId, out: &mut Vec<Action>) {
         let Some(m) = self.miners.get(&id) else {
             return;
@@ -1002,7 +1012,7 @@ impl Bridge {
         };
         let identity = upstream_identity(&self.s.site, worker);
         let hashrate = m.hashrate();
-        let min_en = (self.s.en1_len + self.en2_len) as u16;
+        let min_en = self.min_extranonce_size();
         let Some(up) = self.upstream.as_mut().filter(|u| u.session.is_ready()) else {
             return;
         };
@@ -1049,7 +1059,10 @@ impl Bridge {
         self.channels.insert(local, Slot { chan, owner });
         self.by_upstream.insert(s.channel_id, local);
         if s.group_channel_id != 0 {
-            self.groups.entry(s.group_channel_id).or_default().push(local);
+            self.groups
+                .entry(s.group_channel_id)
+                .or_default()
+                .push(local);
         }
         self.fit_extranonce2(rollable, owner, now_ms, out);
     }

@@ -322,7 +322,10 @@ fn aggregate_ready() -> (H, Out) {
         panic!()
     };
     assert_eq!(req.user_identity, "fra1.translator");
-    assert_eq!(req.min_extranonce_size, 6);
+    assert_eq!(
+        req.min_extranonce_size, 4,
+        "extranonce1 + the smallest extranonce2"
+    );
     assert_eq!(req.max_target, [0xff; 32]);
     h.open_success(&open, 9, vec![0xc0; 8], 8);
     let o = h.new_block(9, 1, 0xaa);

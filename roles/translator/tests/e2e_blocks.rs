@@ -50,9 +50,11 @@ async fn aggregate_channel_blocks_are_credited_to_the_site() {
         .wait_for(Duration::from_secs(5), |s| s.ready == 2)
         .await
         .is_some());
-    eventually(Duration::from_secs(30), "blocks accepted by the stand-in", || {
-        env.standin.tip().height >= start_height + 2
-    })
+    eventually(
+        Duration::from_secs(30),
+        "blocks accepted by the stand-in",
+        || env.standin.tip().height >= start_height + 2,
+    )
     .await;
     let blocks = env.standin.submitted_blocks();
     assert!(blocks.len() >= 2);
@@ -68,9 +70,11 @@ async fn aggregate_channel_blocks_are_credited_to_the_site() {
         assert_eq!(r.worker.site, "siteA");
         assert_eq!(r.worker.worker, "translator");
     }
-    eventually(Duration::from_secs(20), "found blocks reach the sink", || {
-        !env.sink.blocks().is_empty()
-    })
+    eventually(
+        Duration::from_secs(20),
+        "found blocks reach the sink",
+        || !env.sink.blocks().is_empty(),
+    )
     .await;
     assert!(env.sink.blocks().iter().all(|b| b.finder.site == "siteA"));
 
@@ -81,7 +85,11 @@ async fn aggregate_channel_blocks_are_credited_to_the_site() {
     for m in miners {
         let stats = m.stop_and_join().await.expect("miner ends cleanly");
         assert_eq!(stats.connections, 1, "never reconnected");
-        assert_eq!(stats.rejected_by_reason.get("23"), None, "no low-difficulty rejects");
+        assert_eq!(
+            stats.rejected_by_reason.get("23"),
+            None,
+            "no low-difficulty rejects"
+        );
     }
     t.shutdown().await;
 }
@@ -113,9 +121,10 @@ async fn per_miner_channels_credit_each_worker() {
     }
     eventually(Duration::from_secs(30), "both workers credited", || {
         let work = env.sink.work();
-        ["rig1", "rig2"]
-            .iter()
-            .all(|w| work.iter().any(|r| r.worker.site == "siteB" && r.worker.worker == *w))
+        ["rig1", "rig2"].iter().all(|w| {
+            work.iter()
+                .any(|r| r.worker.site == "siteB" && r.worker.worker == *w)
+        })
     })
     .await;
     for m in miners {
@@ -145,12 +154,16 @@ async fn version_rolled_share_becomes_a_block_with_the_rolled_bits() {
     let rolled_bits = 0x0a5a_e000 & m.mask;
     let version = m.mine_accepted_share(rolled_bits).await;
     assert_eq!(version & 0x1fff_e000, rolled_bits);
-    eventually(Duration::from_secs(20), "a block with the rolled version", || {
-        env.standin
-            .submitted_blocks()
-            .iter()
-            .any(|b| b.block.header.version.to_consensus() as u32 == version)
-    })
+    eventually(
+        Duration::from_secs(20),
+        "a block with the rolled version",
+        || {
+            env.standin
+                .submitted_blocks()
+                .iter()
+                .any(|b| b.block.header.version.to_consensus() as u32 == version)
+        },
+    )
     .await;
     t.shutdown().await;
 }

@@ -54,6 +54,11 @@ pub fn authority() -> Keypair {
 
 /// Starts a stand-in and a pool listening on `listen` (e.g. `127.0.0.1:0`).
 pub async fn start_pool(listen: &str, kp: &Keypair) -> PoolEnv {
+    start_pool_with(listen, kp, "").await
+}
+
+/// [`start_pool`] with extra `[mining]` keys.
+pub async fn start_pool_with(listen: &str, kp: &Keypair, mining_extra: &str) -> PoolEnv {
     let standin = StandIn::start(StandInConfig::default())
         .await
         .expect("stand-in starts");
@@ -81,6 +86,7 @@ share_ack_batch = 1
 share_ack_interval_ms = 20
 share_interval_secs = 0.1
 {POOL_EASY}
+{mining_extra}
 
 [accounting]
 flush_interval_secs = 1
@@ -153,7 +159,9 @@ update_channel_secs = 1
 
 /// Starts a translator and waits until it has work from a pool.
 pub async fn start_translator(s: Settings) -> TranslatorHandle {
-    let h = translator::start_translator(s).await.expect("translator starts");
+    let h = translator::start_translator(s)
+        .await
+        .expect("translator starts");
     h
 }
 
@@ -231,9 +239,7 @@ impl RawMiner {
             ServerMessage::Notification(Notification::SetDifficulty { difficulty }) => {
                 self.difficulty = *difficulty
             }
-            ServerMessage::Notification(Notification::SetVersionMask { mask }) => {
-                self.mask = *mask
-            }
+            ServerMessage::Notification(Notification::SetVersionMask { mask }) => self.mask = *mask,
             _ => {}
         }
         Some(msg)
@@ -354,10 +360,7 @@ impl RawMiner {
         for attempt in 0u32..50 {
             let n = self.wait_job().await;
             let version = (n.version & !self.mask) | (version_bits & self.mask);
-            let size = self
-                .subscription
-                .as_ref()
-                .map_or(4, |s| s.extranonce2_size);
+            let size = self.subscription.as_ref().map_or(4, |s| s.extranonce2_size);
             let mut en2 = vec![0u8; size];
             let tail = attempt.to_be_bytes();
             let n_tail = size.min(4);
