@@ -189,6 +189,8 @@ pub struct RawMiner {
     pub subscription: Option<SubscribeResult>,
     /// Negotiated version mask.
     pub mask: u32,
+    /// Username used in `mining.authorize` (and `mining.submit`).
+    pub user: String,
 }
 
 impl RawMiner {
@@ -204,6 +206,7 @@ impl RawMiner {
             difficulty: 0.0,
             subscription: None,
             mask: 0,
+            user: "x.raw".into(),
         }
     }
 
@@ -273,6 +276,7 @@ impl RawMiner {
 
     /// configure (version rolling) + subscribe + authorize, then waits for the first job.
     pub async fn handshake(&mut self, user: &str) {
+        self.user = user.to_owned();
         let id = self.request(
             "mining.configure",
             serde_json::json!([["version-rolling"], {"version-rolling.mask": "1fffe000", "version-rolling.min-bit-count": 2}]),
@@ -341,7 +345,7 @@ impl RawMiner {
         version_bits: Option<u32>,
     ) -> u64 {
         let mut params = vec![
-            serde_json::json!("x.raw"),
+            serde_json::json!(self.user),
             serde_json::json!(job_id),
             serde_json::json!(hex::encode(en2)),
             serde_json::json!(format!("{ntime:08x}")),
@@ -369,9 +373,11 @@ impl RawMiner {
             let id = self
                 .submit(&job_id, &en2, ntime, nonce, Some(version & self.mask))
                 .await;
-            if self.response(id).await.is_success() {
+            let r = self.response(id).await;
+            if r.is_success() {
                 return version;
             }
+            eprintln!("share refused: {r:?}");
         }
         panic!("no share accepted in 50 attempts");
     }

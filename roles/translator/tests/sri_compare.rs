@@ -1,0 +1,222 @@
+//! Side by side with SRI's translator (`translator_sv2` 0.6.0, installed by `.ci/run`): the
+//! same SV1 client talks to both, in front of the same pool, and the documented behaviour is
+//! compared:
+//! * message order: configure / subscribe / authorize answered in order, then
+//!   `mining.set_difficulty` before the first `mining.notify`, which has `clean_jobs`;
+//! * extranonce handling: both describe the same coinbase; SRI puts the pool's extranonce
+//!   prefix at the start of `extranonce1`, we put it at the end of `coinb1` (documented
+//!   difference), so `coinb1 | extranonce1 | extranonce2 | coinb2` has the same length;
+//! * the same `mining.submit` (with version bits) is accepted by both.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::{authority, settings, start_pool, start_translator, RawMiner};
+use sv1::{Notification, ServerMessage};
+use tokio::process::Command;
+
+fn sri_binary() -> Option<PathBuf> {
+    if let Ok(p) = std::env::var("SRI_TRANSLATOR_BIN") {
+        return Some(PathBuf::from(p));
+    }
+    let mut candidates = Vec::new();
+    if let Ok(home) = std::env::var("CARGO_HOME") {
+        candidates.push(PathBuf::from(home).join("bin/translator_sv2"));
+    }
+    if let Ok(home) = std::env::var("HOME") {
+        candidates.push(PathBuf::from(home).join(".cargo/bin/translator_sv2"));
+    }
+    if let Ok(path) = std::env::var("PATH") {
+        candidates.extend(std::env::split_paths(&path).map(|d| d.join("translator_sv2")));
+    }
+    candidates.into_iter().find(|p| p.is_file())
+}
+
+fn free_port() -> u16 {
+    let start = 30_000 - (std::process::id() % 5_000) as u16;
+    (start..32_000)
+        .find(|p| std::net::TcpListener::bind(("127.0.0.1", *p)).is_ok())
+        .expect("a free port")
+}
+
+/// What a client sees from connecting to its first job.
+#[derive(Debug)]
+struct Session {
+    /// Kinds in arrival order: "response:<id>", "set_difficulty", "notify:clean", ...
+    kinds: Vec<String>,
+    extranonce1: Vec<u8>,
+    extranonce2_size: usize,
+    coinb1: Vec<u8>,
+    coinb2: Vec<u8>,
+}
+
+fn kind(m: &ServerMessage) -> String {
+    match m {
+        ServerMessage::Response(r) => format!("response:{}", r.id),
+        ServerMessage::Notification(Notification::Notify(n)) => {
+            format!("notify:{}", if n.clean_jobs { "clean" } else { "update" })
+        }
+        ServerMessage::Notification(n) => n.name().trim_start_matches("mining.").to_owned(),
+    }
+}
+
+/// configure, subscribe, authorize as firmware sends them (without waiting between them),
+/// then everything up to and including the first notify.
+async fn session(m: &mut RawMiner) -> Session {
+    m.request(
+        "mining.configure",
+        serde_json::json!([["version-rolling"], {"version-rolling.mask": "1fffe000", "version-rolling.min-bit-count": 2}]),
+    )
+    .await;
+    m.request("mining.subscribe", serde_json::json!(["bmminer/2.0.0"]))
+        .await;
+    m.user = "cmp.rig1".into();
+    m.request("mining.authorize", serde_json::json!(["cmp.rig1", "x"]))
+        .await;
+    let mut kinds = Vec::new();
+    let mut sub = None;
+    loop {
+        let msg = m.next().await.expect("messages until the first job");
+        kinds.push(kind(&msg));
+        match msg {
+            ServerMessage::Response(r) => match r.result {
+                sv1::ResponseResult::Subscribe(s) => sub = Some(s),
+                sv1::ResponseResult::Configure(c) => m.mask = c.version_rolling_mask.unwrap_or(0),
+                _ => {}
+            },
+            ServerMessage::Notification(Notification::Notify(n)) => {
+                let s = sub.clone().expect("subscribe answered before the job");
+                m.subscription = Some(s.clone());
+                return Session {
+                    kinds,
+                    extranonce1: s.extranonce1,
+                    extranonce2_size: s.extranonce2_size,
+                    coinb1: n.coinb1,
+                    coinb2: n.coinb2,
+                };
+            }
+            _ => {}
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn same_observable_behaviour_as_sri_where_documented() {
+    let Some(bin) = sri_binary() else {
+        if std::env::var_os("CI").is_some() {
+            panic!("translator_sv2 not installed: .ci/run must install it");
+        }
+        eprintln!("SKIPPED: translator_sv2 (SRI) not installed; run `cargo install --locked --no-default-features translator_sv2 --version 0.6.0`");
+        return;
+    };
+    let kp = authority();
+    let env = start_pool("127.0.0.1:0", &kp).await;
+    let key = sv2_noise::encode_public_key(&env.authority);
+
+    // SRI's translator in front of the pool.
+    let dir = std::env::temp_dir().join(format!("sri-cmp-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let port = free_port();
+    let config = format!(
+        r#"
+downstream_address = "127.0.0.1"
+downstream_port = {port}
+max_supported_version = 2
+min_supported_version = 2
+downstream_extranonce2_size = 4
+verify_payout = false
+aggregate_channels = true
+supported_extensions = []
+
+[downstream_difficulty_config]
+min_individual_miner_hashrate = 100_000.0
+shares_per_minute = 60.0
+enable_vardiff = false
+job_keepalive_interval_secs = 60
+
+[[upstreams]]
+address = "127.0.0.1"
+port = {pool_port}
+authority_pubkey = "{key}"
+user_identity = "cmp.sri"
+"#,
+        pool_port = env.pool.local_addr.port(),
+    );
+    let cfg_path = dir.join("tproxy.toml");
+    std::fs::write(&cfg_path, config).expect("write config");
+    let mut child = Command::new(&bin)
+        .arg("-c")
+        .arg(&cfg_path)
+        .current_dir(&dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start translator_sv2");
+    let sri_addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+    let mut listening = false;
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(sri_addr).await.is_ok() {
+            listening = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(listening, "translator_sv2 did not start listening");
+
+    // Ours in front of the same pool.
+    let t = start_translator(settings(
+        "cmp",
+        "aggregate",
+        &[(env.address(), env.authority)],
+        "",
+        "",
+    ))
+    .await;
+    t.wait_for(Duration::from_secs(15), |s| s.mining)
+        .await
+        .expect("translator mining");
+
+    let mut sri = RawMiner::connect(sri_addr).await;
+    let theirs = session(&mut sri).await;
+    let mut me = RawMiner::connect(t.local_addr).await;
+    let ours = session(&mut me).await;
+
+    // Message order.
+    let expected = [
+        "response:1",
+        "response:2",
+        "response:3",
+        "set_difficulty",
+        "notify:clean",
+    ];
+    assert_eq!(ours.kinds, expected, "ours");
+    assert_eq!(theirs.kinds, expected, "SRI: {theirs:?}");
+
+    // Extranonce handling: the same coinbase, the pool prefix on either side of coinb1's end.
+    let total =
+        |s: &Session| s.coinb1.len() + s.extranonce1.len() + s.extranonce2_size + s.coinb2.len();
+    assert_eq!(total(&ours), total(&theirs), "same coinbase length");
+    assert_eq!(ours.extranonce2_size, theirs.extranonce2_size);
+    assert!(
+        ours.coinb1.starts_with(&theirs.coinb1),
+        "our coinb1 is SRI's plus the pool's prefix"
+    );
+    let moved = ours.coinb1.len() - theirs.coinb1.len();
+    assert!(moved >= 1, "the pool prefix sits in our coinb1");
+    assert!(
+        theirs.extranonce1.len() > moved,
+        "SRI's extranonce1 carries the pool prefix and its local index"
+    );
+    assert_eq!(ours.extranonce1.len(), 2, "ours is only the local index");
+
+    // The same submit (rolled version bits) is accepted by both.
+    for m in [&mut sri, &mut me] {
+        m.mine_accepted_share(0x0012_e000).await;
+    }
+    let _ = child.kill().await;
+    t.shutdown().await;
+}
