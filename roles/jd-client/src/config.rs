@@ -187,7 +187,7 @@ fn default_extranonce_size() -> u8 {
     8
 }
 fn default_client_extranonce() -> u8 {
-    4
+    6
 }
 fn default_share_interval() -> f64 {
     5.0
@@ -349,7 +349,7 @@ impl JdcConfig {
             return Err(ConfigError::new(
                 "downstream.client_extranonce_size",
                 "must be >= 1 and leave at least 1 byte of downstream.extranonce_size for channel prefixes",
-                "use e.g. extranonce_size = 8, client_extranonce_size = 4",
+                "use e.g. extranonce_size = 8, client_extranonce_size = 6",
             ));
         }
         if !(d.share_interval_secs.is_finite() && d.share_interval_secs >= 0.1) {

@@ -354,3 +354,79 @@ user_identity = "site.jdc1"
     assert_eq!(get(&jdc.stats.blocks_accepted), 1);
     let _ = miner.join().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sv1_miners_behind_the_translator_mine_declared_jobs() {
+    let (node_a, node_b) = twin_standins(110).await;
+    for t in &TxFactory::with_seed(42).batch(3) {
+        node_a.add_fabricated(t).unwrap();
+        node_b.add_fabricated(t).unwrap();
+    }
+    let (jds, jds_key) = start_jds(&node_b, SECRET, "").await;
+    let (pool, pool_key) = start_pool(&node_b, Some(SECRET)).await;
+    let (mut jdc, down_key) = start_jdc(
+        &node_a,
+        &[Up {
+            pool: &pool,
+            pool_key: &pool_key,
+            jds: &jds,
+            jds_key: &jds_key,
+        }],
+        "",
+    )
+    .await;
+    assert!(jdc
+        .wait_mode(Duration::from_secs(20), |m| matches!(
+            m,
+            Mode::Pooled { .. }
+        ))
+        .await
+        .is_some());
+    wait_for("the custom job", Duration::from_secs(20), || {
+        get(&jdc.stats.custom_jobs_set) >= 1
+    })
+    .await;
+    // The translator speaks SV2 to the job declarator client exactly as to a pool.
+    let text = format!(
+        r#"
+[translator]
+site = "fra1"
+listen = "127.0.0.1:0"
+channel_mode = "aggregate"
+
+[[upstream]]
+address = "{}"
+authority_public_key = "{}"
+
+[vardiff]
+share_interval_secs = 0.5
+initial_difficulty = 0.0001
+min_difficulty = 0.0001
+max_difficulty = 0.001
+"#,
+        jdc.downstream_addr, down_key.public
+    );
+    let settings = translator::TranslatorConfig::parse(&text)
+        .and_then(|c| c.validate())
+        .expect("translator config");
+    let t = translator::start_translator(settings)
+        .await
+        .expect("translator starts");
+    t.wait_for(Duration::from_secs(15), |s| s.mining)
+        .await
+        .expect("translator gets work from the job declarator client");
+    let mut cfg = test_utils::miner::sv1::Sv1MinerConfig::new(t.local_addr.to_string(), "fra1.s19");
+    cfg.max_shares = Some(1);
+    let miner = test_utils::miner::sv1::spawn(cfg).expect("sv1 miner starts");
+    wait_for("the block on both nodes", Duration::from_secs(60), || {
+        !node_a.submitted_blocks().is_empty() && !node_b.submitted_blocks().is_empty()
+    })
+    .await;
+    assert_eq!(
+        node_a.submitted_blocks()[0].hash,
+        node_b.submitted_blocks()[0].hash
+    );
+    assert_eq!(get(&jdc.stats.fallbacks), 0);
+    let _ = miner.join().await;
+    t.shutdown().await;
+}
