@@ -531,4 +531,11 @@ address = "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080"
                 .unwrap_err();
         assert_eq!(e.key, "bitcoind");
     }
+
+    #[test]
+    fn example_config_is_valid() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../deploy/jd-client.example.toml");
+        JdcConfig::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    }
 }

@@ -482,4 +482,11 @@ pool_payout_address = "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080"
         let e = JdsConfig::parse(&text("bogus = 1")).unwrap_err();
         assert_eq!(e.key, "(syntax)");
     }
+
+    #[test]
+    fn example_config_is_valid() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../deploy/jd-server.example.toml");
+        JdsConfig::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    }
 }
