@@ -15,8 +15,10 @@
 //!
 //! An upstream is abandoned when a link closes, a request is not answered within
 //! `fallback.response_timeout_secs`, the JDS rejects a declaration or the pool rejects a custom
-//! job (except when the rejection only says our tip moved on), or the pool rejects
-//! `fallback.max_share_rejections` shares in a row. The client then mines solo at once and
+//! job, or the pool rejects `fallback.max_share_rejections` shares in a row. A
+//! `stale-chain-tip` rejection is not final: for a job on a tip we already left it is ignored,
+//! otherwise the other side's node is given time to catch up (the job is declared again after
+//! a second) and only the third such answer in a row leaves the upstream. The client then mines solo at once and
 //! tries the next upstream; when none is left it keeps mining solo and starts over after
 //! `fallback.retry_secs`. Downstream connections are never touched: their channels keep their
 //! extranonce prefixes (see [`crate::jobs`]) and simply receive the next job.
@@ -53,6 +55,11 @@ use crate::link::{self, Link, LinkEvent, Peer};
 const RECENT_JOBS: usize = 64;
 /// Shares queued per upstream while custom jobs await acknowledgement.
 const MAX_QUEUED_SHARES: usize = 1024;
+/// `stale-chain-tip` answers in a row (for jobs on our current tip) before leaving an
+/// upstream: its node does not follow the chain ours follows.
+const MAX_STALE_ANSWERS: u32 = 3;
+/// Delay before declaring a job again after the JDS called it stale.
+const REDECLARE_AFTER: Duration = Duration::from_secs(1);
 
 /// What the client currently mines for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,6 +145,10 @@ struct Upstream {
     queued: VecDeque<ObservedShare>,
     sequence: u32,
     rejections: u32,
+    /// `stale-chain-tip` answers in a row for jobs on our current tip.
+    stale: u32,
+    /// A job to declare again (after a `stale-chain-tip` while the JDS's node catches up).
+    redeclare: Option<(u64, Instant)>,
 }
 
 impl Upstream {
@@ -379,6 +390,8 @@ impl Runtime {
             queued: VecDeque::new(),
             sequence: 0,
             rejections: 0,
+            stale: 0,
+            redeclare: None,
         };
         let token_req = up.request_id();
         let channel_req = up.request_id();
@@ -416,6 +429,17 @@ impl Runtime {
                     self.start_connect(0);
                 }
             }
+        }
+        let newest = self.jobs.back().map(|j| j.seq());
+        let due = self.upstream.as_mut().and_then(|u| match u.redeclare {
+            Some((seq, at)) if Instant::now() >= at => {
+                u.redeclare = None;
+                Some(seq)
+            }
+            _ => None,
+        });
+        if let Some(seq) = due.filter(|s| Some(*s) == newest) {
+            self.declare(seq);
         }
         let timeout = self.timeout();
         let Some(up) = &self.upstream else {
@@ -641,6 +665,7 @@ impl Runtime {
                 let Some(w) = up.declarations.remove(&s.request_id) else {
                     return;
                 };
+                up.stale = 0;
                 bump(&self.io.stats.declarations_accepted);
                 let Some(job) = self.job(w.seq) else {
                     return;
@@ -672,11 +697,19 @@ impl Runtime {
                     .and_then(|u| u.declarations.remove(&e.request_id))
                     .map(|w| w.seq);
                 let details = String::from_utf8_lossy(&e.error_details).into_owned();
-                if e.error_code == jd_codes::STALE_CHAIN_TIP
-                    && seq.is_some_and(|s| self.outdated(s))
-                {
-                    tracing::debug!("declaration for an old tip refused; a newer one follows");
-                    return;
+                if e.error_code == jd_codes::STALE_CHAIN_TIP {
+                    if seq.is_some_and(|s| self.outdated(s)) {
+                        tracing::debug!("declaration for an old tip refused; a newer one follows");
+                        return;
+                    }
+                    if let (Some(up), Some(seq)) = (self.upstream.as_mut(), seq) {
+                        up.stale += 1;
+                        if up.stale < MAX_STALE_ANSWERS {
+                            tracing::info!(%details, "JDS is behind our tip; declaring again shortly");
+                            up.redeclare = Some((seq, Instant::now() + REDECLARE_AFTER));
+                            return;
+                        }
+                    }
                 }
                 self.fail_over(&format!(
                     "JDS rejected the declaration: {} {details}",
@@ -739,6 +772,7 @@ impl Runtime {
                 let Some(w) = up.custom_pending.remove(&s.request_id) else {
                     return;
                 };
+                up.stale = 0;
                 up.custom.insert(
                     w.seq,
                     CustomJob {
@@ -761,8 +795,18 @@ impl Runtime {
                     .as_mut()
                     .and_then(|u| u.custom_pending.remove(&e.request_id))
                     .map(|w| w.seq);
-                if e.error_code == "stale-chain-tip" && seq.is_some_and(|s| self.outdated(s)) {
-                    return;
+                if e.error_code == "stale-chain-tip" {
+                    if seq.is_some_and(|s| self.outdated(s)) {
+                        return;
+                    }
+                    // The pool's node is ahead of ours: our node should catch up soon.
+                    if let Some(up) = self.upstream.as_mut() {
+                        up.stale += 1;
+                        if up.stale < MAX_STALE_ANSWERS {
+                            tracing::info!("pool is ahead of our tip; waiting for our node");
+                            return;
+                        }
+                    }
                 }
                 self.fail_over(&format!("pool rejected the custom job: {}", e.error_code));
             }

@@ -430,3 +430,55 @@ max_difficulty = 0.001
     let _ = miner.join().await;
     t.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_block_the_pool_side_sees_late_does_not_drop_the_upstream() {
+    let (node_a, node_b) = twin_standins(110).await;
+    let (jds, jds_key) = start_jds(&node_b, SECRET, "").await;
+    let (pool, pool_key) = start_pool(&node_b, Some(SECRET)).await;
+    let (mut jdc, _) = start_jdc(
+        &node_a,
+        &[Up {
+            pool: &pool,
+            pool_key: &pool_key,
+            jds: &jds,
+            jds_key: &jds_key,
+        }],
+        "",
+    )
+    .await;
+    assert!(jdc
+        .wait_mode(Duration::from_secs(20), |m| matches!(
+            m,
+            Mode::Pooled { .. }
+        ))
+        .await
+        .is_some());
+    wait_for("the custom job", Duration::from_secs(20), || {
+        get(&jdc.stats.custom_jobs_set) >= 1
+    })
+    .await;
+    let before = get(&jdc.stats.custom_jobs_set);
+    // Another miner's block reaches the site's node first, the pool's node 2.5 s later
+    // (longer than the JDS waits for its node: the JDC has to declare again).
+    let hash = node_a.mine_empty_block().unwrap();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let block = node_a.block(&hash).unwrap();
+    let outcome = node(&node_b)
+        .submit_block(bitcoin::consensus::encode::serialize_hex(&block))
+        .await
+        .unwrap();
+    assert!(outcome.is_valid_block(), "{outcome:?}");
+    wait_for(
+        "a custom job on the new tip",
+        Duration::from_secs(20),
+        || get(&jdc.stats.custom_jobs_set) > before,
+    )
+    .await;
+    assert_eq!(get(&jdc.stats.fallbacks), 0);
+    assert_eq!(*jdc.mode.borrow(), Mode::Pooled { upstream: 0 });
+    assert!(
+        get(&jds.stats.declarations_rejected) >= 1,
+        "the JDS refused the early declaration"
+    );
+}

@@ -138,6 +138,10 @@ pub struct ValidationConfig {
     /// Minimum interval between two mempool refreshes from the node, milliseconds.
     #[serde(default = "default_mempool_refresh_ms")]
     pub mempool_refresh_interval_ms: u64,
+    /// How long a declaration one block ahead of the node waits for the node to catch up
+    /// before it is refused as `stale-chain-tip`, milliseconds.
+    #[serde(default = "default_tip_grace_ms")]
+    pub tip_grace_ms: u64,
 }
 
 /// `[limits]`.
@@ -200,6 +204,9 @@ fn default_missing_timeout() -> u64 {
 fn default_mempool_refresh_ms() -> u64 {
     1000
 }
+fn default_tip_grace_ms() -> u64 {
+    2000
+}
 fn default_handshake_timeout() -> u64 {
     10
 }
@@ -229,6 +236,7 @@ impl Default for ValidationConfig {
             relay_provided_txs: true,
             missing_txs_timeout_secs: default_missing_timeout(),
             mempool_refresh_interval_ms: default_mempool_refresh_ms(),
+            tip_grace_ms: default_tip_grace_ms(),
         }
     }
 }

@@ -274,22 +274,31 @@ impl Session {
         if let Some(v) = self.ctx.chain.current().filter(|v| v.height == height) {
             return Ok(v);
         }
-        let v = self.ctx.chain.fresh().await.map_err(|e| {
-            Rejection::new(
-                error_codes::INTERNAL_ERROR,
-                format!("node unavailable: {e}"),
-            )
-        })?;
-        if v.height != height {
-            return Err(Rejection::new(
-                error_codes::STALE_CHAIN_TIP,
-                format!(
-                    "declared height {height}, the node mines height {}",
-                    v.height
-                ),
-            ));
+        // The client may have seen a new block a moment before our node: give the node a
+        // short grace period before calling the declaration stale.
+        let grace = Duration::from_millis(self.ctx.cfg.validation.tip_grace_ms);
+        let started = Instant::now();
+        loop {
+            let v = self.ctx.chain.fresh().await.map_err(|e| {
+                Rejection::new(
+                    error_codes::INTERNAL_ERROR,
+                    format!("node unavailable: {e}"),
+                )
+            })?;
+            if v.height == height {
+                return Ok(v);
+            }
+            if v.height + 1 != height || started.elapsed() >= grace {
+                return Err(Rejection::new(
+                    error_codes::STALE_CHAIN_TIP,
+                    format!(
+                        "declared height {height}, the node mines height {}",
+                        v.height
+                    ),
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        Ok(v)
     }
 
     async fn declare(
