@@ -363,7 +363,16 @@ impl Bridge {
         );
         metrics::counter!(t::MINERS_DISCONNECTED, "reason" => reason).increment(1);
         metrics::gauge!(t::MINERS_CONNECTED).set(self.miners.len() as f64);
-        if let Some(local) = m.channel() {
+        // Every channel of this miner (its current one, one opened but without a job yet,
+        // one of a lost connection) goes; attached ones are closed upstream. A channel still
+        // being opened is closed when the pool's answer arrives.
+        let owned: Vec<u32> = self
+            .channels
+            .iter()
+            .filter(|(_, s)| s.owner == Owner::Miner(id))
+            .map(|(l, _)| *l)
+            .collect();
+        for local in owned {
             for members in self.groups.values_mut() {
                 members.retain(|l| *l != local);
             }
@@ -377,9 +386,6 @@ impl Bridge {
                 }
             }
         }
-        // A channel still being opened for it is closed when the answer arrives.
-        self.channels
-            .retain(|_, s| s.owner != Owner::Miner(id) || !s.chan.is_detached());
     }
 
     /// One line from a miner: a parsed request or the reason it could not be parsed.

@@ -1081,3 +1081,40 @@ fn jobs_addressed_to_a_group_reach_every_member_with_its_own_prefix() {
         assert!(n.coinb1.ends_with(&[id as u8; 8]));
     }
 }
+
+#[test]
+fn a_miner_leaving_before_its_first_job_closes_its_channel() {
+    let mut h = H::new(ChannelMode::PerMiner);
+    h.connect_upstream(0);
+    h.connect_miner(1);
+    let (_, o) = h.handshake(1, "rig1", false);
+    let open = o.upstream[0].clone();
+    h.open_success(&open, 31, vec![1; 8], 8);
+    let mut out = Vec::new();
+    h.b.miner_disconnected(1, "eof", &mut out);
+    let o = split(out);
+    assert!(matches!(
+        o.upstream[..],
+        [Message::Mining(MiningMessage::CloseChannel(CloseChannel {
+            channel_id: 31,
+            ..
+        }))]
+    ));
+    // Jobs for the closed channel are ignored.
+    let o = h.new_block(31, 1, 0x01);
+    assert!(o.miners.is_empty());
+    assert!(h.b.channels.is_empty());
+}
+
+#[test]
+fn memory_per_idle_miner_stays_small() {
+    // The per-miner state the bridge keeps (the runtime adds one task with a 512-byte read
+    // buffer and a 64-slot queue).
+    let size = std::mem::size_of::<Downstream>();
+    assert!(size <= 1024, "Downstream is {size} bytes");
+    let (mut h, _) = aggregate_ready();
+    h.connect_miner(1);
+    h.handshake(1, "rig1", true);
+    let m = h.b.miner(1).unwrap();
+    assert!(m.last_job().is_some());
+}
