@@ -428,12 +428,12 @@ impl Bridge {
         let rid = req.id;
         match req.method {
             ClientMethod::Configure(c) => {
-                let had_floor_before_start = m.is_ready();
+                let started = m.is_ready();
                 let result = m.configure(&c, self.upstream_mask);
                 if let Some(l) = line(&Response::configure(rid, result)) {
                     out.push(Action::ToMiner(id, l));
                 }
-                if had_floor_before_start && c.minimum_difficulty().is_some() {
+                if started && c.minimum_difficulty().is_some() {
                     if let Some(d) = m.restart_vardiff(&self.s.vardiff, now_ms) {
                         self.send_difficulty(id, d, out);
                     }
@@ -844,7 +844,7 @@ impl Bridge {
                         continue;
                     };
                     match slot.chan.on_new_job(j.clone(), key, en1, en2) {
-                        Ok(Some(ready)) => self.distribute(local, ready, now_ms, out),
+                        Ok(Some(ready)) => self.distribute(local, ready, out),
                         Ok(None) => {}
                         Err(e) => self.channel_failed(local, e, now_ms, out),
                     }
@@ -858,7 +858,7 @@ impl Bridge {
                         continue;
                     };
                     match slot.chan.on_prev_hash(&p, key, en1, en2) {
-                        Ok(Some(ready)) => self.distribute(local, ready, now_ms, out),
+                        Ok(Some(ready)) => self.distribute(local, ready, out),
                         Ok(None) => {}
                         Err(e) => self.channel_failed(local, e, now_ms, out),
                     }
@@ -1128,7 +1128,7 @@ impl Bridge {
     }
 
     /// Hands a new job to the channel's miners.
-    fn distribute(&mut self, local: u32, ready: JobReady, now_ms: u64, out: &mut Vec<Action>) {
+    fn distribute(&mut self, local: u32, ready: JobReady, out: &mut Vec<Action>) {
         let Some(owner) = self.channels.get(&local).map(|s| s.owner) else {
             return;
         };
@@ -1201,7 +1201,6 @@ impl Bridge {
         if ready.clean && owner == Owner::Aggregate {
             self.extranonces.on_new_prev_hash();
         }
-        let _ = now_ms;
     }
 
     // ----- timer --------------------------------------------------------------------------

@@ -10,7 +10,7 @@ use std::collections::VecDeque;
 
 use sv1::{Configure, ConfigureResult, StratumError, SubscribeResult};
 use sv2_mining::target::Target;
-use sv2_mining::vardiff::{difficulty_for_hashrate, Vardiff, VardiffConfig, HASHES_PER_DIFF1};
+use sv2_mining::vardiff::{Vardiff, VardiffConfig, HASHES_PER_DIFF1};
 
 use crate::extranonce::Extranonce1;
 use crate::worker::{password_matches, worker_name};
@@ -404,11 +404,6 @@ impl Downstream {
             let interval_s = v.config().target_share_interval_ms as f64 / 1000.0;
             self.difficulty * HASHES_PER_DIFF1 / interval_s.max(0.001)
         })
-    }
-
-    /// Starting difficulty for a hashrate (for documentation and tests).
-    pub fn difficulty_for(hashrate: f64, base: &VardiffConfig) -> f64 {
-        difficulty_for_hashrate(hashrate, base.target_share_interval_ms)
     }
 
     /// Records a job sent to the miner; `clean` forgets the earlier ones.

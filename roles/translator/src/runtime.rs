@@ -362,12 +362,18 @@ async fn bridge_loop(
     loop {
         let mut publish = false;
         tokio::select! {
+            // Shutdown first, then the 1 s tick (so a busy event stream cannot starve vardiff
+            // and timeouts), then events.
             biased;
             _ = shutdown.changed() => {
                 bridge.shutdown(&mut out);
                 dispatch(&mut out, &mut senders, &frames, &control, &mut generation, &accepting);
                 senders.clear();
                 break;
+            }
+            _ = tick.tick() => {
+                bridge.tick(now_ms(), &mut out);
+                publish = true;
             }
             ev = events.recv() => {
                 let Some(ev) = ev else { break };
@@ -404,10 +410,6 @@ async fn bridge_loop(
                         }
                     }
                 }
-            }
-            _ = tick.tick() => {
-                bridge.tick(now_ms(), &mut out);
-                publish = true;
             }
         }
         if out.iter().any(|a| matches!(a, Action::AbandonUpstream(_))) {
