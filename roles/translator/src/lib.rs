@@ -55,11 +55,12 @@
 //!   floor for the miner's vardiff and answer `true` (and answer `subscribe-extranonce`);
 //! * **upstream identity**: aggregate channels are `<site>.<aggregate_worker>` (SRI:
 //!   `<account>.translator-proxy`), per-miner channels `<site>.<worker>` (see [`worker`]);
-//! * **during failover** shares on the lost pool's jobs are still validated and answered (not
-//!   forwarded), so firmware does not count rejects for work that was valid when sent; SRI
-//!   drops the downstream state with the channel. We send no keepalive jobs (the pool refreshes
-//!   jobs itself); after a long outage miners are sent `client.reconnect` so their own backup
-//!   pools take over.
+//! * **failover**: SRI's fallback tears down its SV1 server state (`cleanup` on the fallback
+//!   token) and bootstraps it again, so miners reconnect. We keep the SV1 sockets open: shares
+//!   on the lost pool's jobs are still validated and answered (not forwarded), and the next
+//!   pool's first job reaches every miner with `clean_jobs`. We send no keepalive jobs (the
+//!   pool refreshes jobs itself); after a long outage miners are sent `client.reconnect` so
+//!   their own backup pools take over.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
