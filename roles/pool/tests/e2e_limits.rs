@@ -46,8 +46,12 @@ async fn channel_limit_invalid_cutoff_and_per_ip_limit() {
 
     // Invalid shares beyond the per-minute cut-off close the connection.
     let channel_id = *opened[0].as_ref().expect("opened");
+    // The pool may cut the connection while shares are still being sent: a failed send ends
+    // the loop.
+    let mut buf = bytes::BytesMut::new();
     for seq in 0..20u32 {
-        c.send(SubmitSharesStandard {
+        buf.clear();
+        Message::from(SubmitSharesStandard {
             channel_id,
             sequence_number: seq,
             job_id: 999_999,
@@ -55,7 +59,11 @@ async fn channel_limit_invalid_cutoff_and_per_ip_limit() {
             ntime: 0,
             version: 0x2000_0000,
         })
-        .await;
+        .encode_frame(&mut buf)
+        .expect("encode");
+        if c.conn.send(&buf[..]).await.is_err() {
+            break;
+        }
     }
     let closed = tokio::time::timeout(Duration::from_secs(5), async {
         loop {
