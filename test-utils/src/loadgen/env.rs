@@ -219,6 +219,8 @@ pub struct PoolSpawn {
     pub ack_interval_ms: u64,
     /// `[metrics] listen` (None: disabled).
     pub metrics: Option<SocketAddr>,
+    /// `[server] node_id` (several nodes sharing a ledger need distinct ids).
+    pub node_id: u8,
 }
 
 /// A fresh authority key pair: the public key and the two encoded strings for a config.
@@ -260,6 +262,7 @@ listen = "{listen}"
 authority_public_key = "{authority_pub}"
 authority_secret_key = "{authority_secret}"
 pool_tag = "/sv2-loadgen/"
+node_id = {node_id}
 
 [bitcoind]
 url = "{url}"
@@ -296,6 +299,7 @@ listen = "{metrics}"
         address = regtest_address()?,
         batch = spawn.ack_batch,
         interval = spawn.ack_interval_ms,
+        node_id = spawn.node_id,
     ))
 }
 
@@ -459,12 +463,14 @@ mod tests {
             ack_batch: 16,
             ack_interval_ms: 100,
             metrics: None,
+            node_id: 3,
         };
         let (_, p, k) = authority_keys();
         let text = pool_config_text(&spawn, &s, &p, &k).unwrap();
         assert!(text.contains(&s.url()));
         assert!(text.contains("min_difficulty = 3.1e-10"));
         assert!(text.contains("listen = \"\""));
+        assert!(text.contains("node_id = 3"));
         assert!(text.contains("max_invalid_shares_per_minute = 4000000000"));
         let t = TranslatorSpawn {
             bin: PathBuf::from("sv2-translator"),

@@ -99,6 +99,8 @@ pub struct Report {
     pub ramp_secs: f64,
     /// Requested total share rate (0: unpaced).
     pub rate_requested: f64,
+    /// `share_ack_batch` / `share_ack_interval_ms` of a pool this run started (None: attached).
+    pub pool_ack: Option<(u32, u64)>,
     /// Length of the share phase, seconds (without the drain).
     pub share_secs: f64,
     /// Shares sent, per kind.
@@ -197,6 +199,12 @@ impl Report {
                 self.ramp_secs
             ),
         );
+        if let Some((batch, ms)) = self.pool_ack {
+            row(
+                "pool acks",
+                format!("SubmitShares.Success per {batch} accepted shares or {ms} ms"),
+            );
+        }
         if self.share_secs > 0.0 {
             let kinds: Vec<String> = self
                 .sent

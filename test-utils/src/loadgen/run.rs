@@ -286,6 +286,7 @@ async fn prepare(target: &PoolTarget, notes: &mut Vec<String>) -> Result<PoolEnv
                 ack_batch: s.ack_batch,
                 ack_interval_ms: s.ack_interval_ms,
                 metrics,
+                node_id: 0,
             };
             let (child, authority) = env::spawn_pool(&spawn, &standin, &dir).await?;
             if s.keep_workdir {
@@ -666,6 +667,10 @@ pub async fn run_sv2(opts: Sv2LoadOptions) -> Result<Report, LoadError> {
         source_addresses: source_count,
         ramp_secs,
         rate_requested: opts.rate,
+        pool_ack: match &opts.target {
+            PoolTarget::Spawn(s) => Some((s.ack_batch, s.ack_interval_ms)),
+            PoolTarget::Attach { .. } => None,
+        },
         share_secs,
         sent,
         sent_total,

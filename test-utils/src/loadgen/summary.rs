@@ -76,22 +76,44 @@ pub fn targets(reports: &[(String, Report)]) -> Vec<TargetRow> {
             .map(|c| (format!("{c:.4} s"), true)),
         name,
     ));
-    // Latency of the run with the share mix (or the best run).
-    let lat = reports
-        .iter()
-        .filter(|(_, r)| sv2(r) && r.accept_latency.is_some())
-        .max_by_key(|(_, r)| r.accept_latency.as_ref().map_or(0, |l| l.count));
-    rows.push(row(
-        "pool: submit -> SubmitShares.Success p50 / p99 / p99.9",
-        "(reported)",
-        lat.and_then(|(_, r)| r.accept_latency.as_ref()).map(|l| {
-            (
-                format!("{:.2} / {:.2} / {:.2} ms", l.p50_ms, l.p99_ms, l.p999_ms),
-                true,
-            )
-        }),
-        lat.map_or("", |(n, _)| n.as_str()),
-    ));
+    // Latency at a fixed rate (an unpaced run measures its own queueing): with a
+    // SubmitShares.Success per share, and with the pool's default batching.
+    for (label, per_share) in [
+        (
+            "pool: submit -> Success p50 / p99 / p99.9, one ack per share",
+            true,
+        ),
+        (
+            "pool: submit -> Success p50 / p99 / p99.9, batched acks",
+            false,
+        ),
+    ] {
+        let lat = reports
+            .iter()
+            .filter(|(_, r)| {
+                sv2(r)
+                    && r.rate_requested > 0.0
+                    && r.accept_latency.is_some()
+                    && r.pool_ack
+                        .is_some_and(|(batch, _)| (batch == 1) == per_share)
+            })
+            .max_by_key(|(_, r)| r.accept_latency.as_ref().map_or(0, |l| l.count));
+        let what = match lat.and_then(|(_, r)| r.pool_ack) {
+            Some((b, ms)) if b > 1 => format!("{label} ({b} shares / {ms} ms)"),
+            _ => label.to_owned(),
+        };
+        rows.push(row(
+            &what,
+            "(reported)",
+            lat.and_then(|(_, r)| r.accept_latency.as_ref()).map(|l| {
+                (
+                    format!("{:.2} / {:.2} / {:.2} ms", l.p50_ms, l.p99_ms, l.p999_ms),
+                    true,
+                )
+            }),
+            lat.map_or("", |(n, _)| n.as_str()),
+        ));
+    }
     // Connection scale: the run with the most idle connections.
     let scale = reports
         .iter()
@@ -262,11 +284,35 @@ mod tests {
             }),
             ..Default::default()
         };
-        let rows = targets(&[("tp".into(), throughput), ("scale".into(), scale)]);
+        let paced = Report {
+            mode: "sv2-standard".into(),
+            rate_requested: 1000.0,
+            pool_ack: Some((1, 100)),
+            share_secs: 5.0,
+            accept_latency: Some(Percentiles {
+                count: 5,
+                p50_ms: 1.0,
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let rows = targets(&[
+            ("tp".into(), throughput),
+            ("scale".into(), scale),
+            ("paced".into(), paced),
+        ]);
         let get = |w: &str| rows.iter().find(|r| r.what.starts_with(w)).unwrap().clone();
         let t = get("pool: standard shares/s");
         assert_eq!((t.met, t.source.as_str()), (Some(true), "tp"));
         assert_eq!(get("pool: ratio").measured, "2.50 % of 10.00 M/s");
+        assert_eq!(
+            get("pool: submit -> Success p50 / p99 / p99.9, one").source,
+            "paced"
+        );
+        assert_eq!(
+            get("pool: submit -> Success p50 / p99 / p99.9, batched").met,
+            None
+        );
         let c = get("pool: concurrent");
         assert_eq!((c.met, c.measured.as_str()), (Some(false), "19000"));
         assert_eq!(get("pool: RSS").met, Some(false));

@@ -201,6 +201,7 @@ async fn prepare(opts: &Sv1LoadOptions, notes: &mut Vec<String>) -> Result<Env, 
                 ack_batch: 16,
                 ack_interval_ms: 100,
                 metrics: None,
+                node_id: 0,
             };
             let (pool_child, key) = env::spawn_pool(&pool, &standin, &dir).await?;
             let listen = format!("127.0.0.1:{}", env::free_port()?)
