@@ -337,7 +337,7 @@ async fn several_channels_share_one_connection() {
     let miner = spawn(cfg).unwrap();
     let mut c = Conn::accept(&p).await;
     c.setup(REQUIRES_STANDARD_JOBS, 0).await;
-    let target = one_in(32);
+    let target = one_in(1 << 14);
     let mut roots = Vec::new();
     for i in 0..3u32 {
         let MiningMessage::OpenStandardMiningChannel(open) = c.next_mining().await else {
