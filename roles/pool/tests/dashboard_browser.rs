@@ -45,6 +45,10 @@ fn chromium(profile: &Path, args: &[&str]) -> std::process::Output {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dashboard_in_headless_chromium_matches_the_ledger() {
     if !Path::new(CHROMIUM).exists() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{CHROMIUM} must exist under CI (.ci/run installs Debian's chromium)"
+        );
         eprintln!(
             "\n!!!!!!!! {CHROMIUM} not found: SKIPPING the browser test of the dashboard \
              (.ci/run installs Debian's chromium) !!!!!!!!\n"

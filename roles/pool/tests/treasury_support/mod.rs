@@ -33,6 +33,10 @@ pub fn postgres_url() -> Option<String> {
     match std::env::var("TEST_POSTGRES_URL") {
         Ok(u) if !u.trim().is_empty() => Some(u),
         _ => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "TEST_POSTGRES_URL must be set under CI (.ci/run starts PostgreSQL)"
+            );
             eprintln!(
                 "\n!!!!!!!! TEST_POSTGRES_URL is not set: SKIPPING the PostgreSQL half of this test \
                  (.ci/run starts PostgreSQL and sets it) !!!!!!!!\n"
