@@ -72,6 +72,30 @@ impl SourcePlan {
     }
 }
 
+/// Linux `IP_BIND_ADDRESS_NO_PORT`: a bind to port 0 leaves choosing the port to `connect`,
+/// which then only needs the whole 4-tuple to be unique. Without it each bound socket takes a
+/// port of its source address for itself (and, after closing, keeps it in TIME_WAIT away from
+/// every later connection from that address). Best effort: older kernels ignore it.
+fn defer_port_choice(socket: &TcpSocket) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let one: libc::c_int = 1;
+        // SAFETY: setsockopt reads `one` for the given length; the fd is owned by `socket`.
+        let _ = unsafe {
+            libc::setsockopt(
+                socket.as_raw_fd(),
+                libc::IPPROTO_IP,
+                libc::IP_BIND_ADDRESS_NO_PORT,
+                (&one as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = socket;
+}
+
 /// Opens a TCP connection to `dest`, bound to `source` first when given, within `timeout`.
 /// Nagle is switched off (SV2 frames are small).
 pub async fn connect_from(
@@ -84,6 +108,7 @@ pub async fn connect_from(
         SocketAddr::V6(_) => TcpSocket::new_v6()?,
     };
     if let Some(ip) = source {
+        defer_port_choice(&socket);
         socket.bind(SocketAddr::new(ip, 0))?;
     }
     let tcp = tokio::time::timeout(timeout, socket.connect(dest))

@@ -139,6 +139,20 @@ impl ChildProcess {
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err);
+        // The child dies with this process even when it is killed without running Drop.
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
+            unsafe {
+                cmd.pre_exec(|| {
+                    if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
         let child = cmd
             .spawn()
             .map_err(|e| LoadError::Env(format!("cannot start {}: {e}", bin.display())))?;
