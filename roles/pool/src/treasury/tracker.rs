@@ -28,6 +28,9 @@ const SCAN_OVERLAP: u64 = 3;
 const NOT_OURS_CAPACITY: usize = 512;
 /// Work rows are pruned at most this often.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+/// The chain is re-checked at least this often even without a new tip, so a block credited
+/// by a work flush after the last tip check matures on time instead of at the next block.
+const RECHECK_EVERY: Duration = Duration::from_secs(30);
 
 /// What the tracker needs besides the ledger and the node.
 #[derive(Debug, Clone)]
@@ -88,6 +91,7 @@ pub async fn run_tracker(ledger: Arc<Ledger>, node: NodeClient, cfg: TrackerConf
         not_ours: VecDeque::new(),
         scan_behind: true,
         last_prune: None,
+        last_check: None,
     };
     let mut tick = tokio::time::interval(state.cfg.check_interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -109,6 +113,7 @@ struct Tracker {
     not_ours: VecDeque<String>,
     scan_behind: bool,
     last_prune: Option<std::time::Instant>,
+    last_check: Option<std::time::Instant>,
 }
 
 impl Tracker {
@@ -117,7 +122,9 @@ impl Tracker {
         let attributed = blocking(move || ledger.attribute_due(unix_now())).await?;
         let info = self.node.blockchain_info().await?;
         let tip_changed = self.last_tip != Some(info.bestblockhash);
-        if tip_changed || attributed > 0 || self.scan_behind {
+        let recheck_due = self.last_check.is_none_or(|t| t.elapsed() >= RECHECK_EVERY);
+        if tip_changed || attributed > 0 || self.scan_behind || recheck_due {
+            self.last_check = Some(std::time::Instant::now());
             self.scan_behind = self.scan(info.blocks).await?;
             self.check_chain(info.blocks, info.bestblockhash.to_string())
                 .await?;
