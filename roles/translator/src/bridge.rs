@@ -205,6 +205,27 @@ pub struct Bridge {
     released: bool,
     last_metrics_ms: u64,
     counters: BridgeCounters,
+    share_metrics: ShareMetrics,
+}
+
+/// Counters of the share path, registered once (no key lookup per share).
+#[derive(Debug, Clone)]
+struct ShareMetrics {
+    accepted: metrics::Counter,
+    forwarded: metrics::Counter,
+    unforwarded: metrics::Counter,
+    block_candidates: metrics::Counter,
+}
+
+impl ShareMetrics {
+    fn register() -> Self {
+        ShareMetrics {
+            accepted: metrics::counter!(t::SHARES, "result" => "accepted", "reason" => "ok"),
+            forwarded: metrics::counter!(t::FORWARDED),
+            unforwarded: metrics::counter!(t::UNFORWARDED),
+            block_candidates: metrics::counter!(t::BLOCK_CANDIDATES),
+        }
+    }
 }
 
 fn line<M: OutgoingMessage>(m: &M) -> Option<Bytes> {
@@ -215,6 +236,38 @@ fn line<M: OutgoingMessage>(m: &M) -> Option<Bytes> {
             None
         }
     }
+}
+
+/// The answer to an accepted share or request, `{"id":N,"result":true,"error":null}`: written
+/// directly for the usual unsigned integer ids (the bytes `serde_json` would produce), through
+/// serde for any other id.
+fn true_line(id: sv1::Id) -> Option<Bytes> {
+    if let sv1::Id::Number(n) = &id {
+        if let Some(v) = n.as_u64() {
+            const HEAD: &[u8] = b"{\"id\":";
+            const TAIL: &[u8] = b",\"result\":true,\"error\":null}\n";
+            let mut digits = [0u8; 20];
+            let mut at = digits.len();
+            let mut rest = v;
+            loop {
+                at -= 1;
+                if let Some(d) = digits.get_mut(at) {
+                    *d = b'0' + (rest % 10) as u8;
+                }
+                rest /= 10;
+                if rest == 0 {
+                    break;
+                }
+            }
+            let digits = digits.get(at..).unwrap_or_default();
+            let mut buf = Vec::with_capacity(HEAD.len() + digits.len() + TAIL.len());
+            buf.extend_from_slice(HEAD);
+            buf.extend_from_slice(digits);
+            buf.extend_from_slice(TAIL);
+            return Some(Bytes::from(buf));
+        }
+    }
+    line(&Response::bool(id, true))
 }
 
 fn error_line(id: sv1::Id, code: ErrorCode, message: &str) -> Option<Bytes> {
@@ -260,6 +313,7 @@ impl Bridge {
             released: false,
             last_metrics_ms: 0,
             counters: BridgeCounters::default(),
+            share_metrics: ShareMetrics::register(),
         })
     }
 
@@ -454,7 +508,7 @@ impl Bridge {
                 ) {
                     Ok(worker) => {
                         tracing::info!(miner = id, worker, "miner authorized");
-                        if let Some(l) = line(&Response::bool(rid, true)) {
+                        if let Some(l) = true_line(rid) {
                             out.push(Action::ToMiner(id, l));
                         }
                         self.maybe_start(id, now_ms, out);
@@ -472,13 +526,13 @@ impl Bridge {
             }
             ClientMethod::ExtranonceSubscribe => {
                 m.extranonce_subscribe();
-                if let Some(l) = line(&Response::bool(rid, true)) {
+                if let Some(l) = true_line(rid) {
                     out.push(Action::ToMiner(id, l));
                 }
             }
             ClientMethod::SuggestDifficulty { difficulty } => {
                 let change = m.suggest_difficulty(difficulty, now_ms);
-                if let Some(l) = line(&Response::bool(rid, true)) {
+                if let Some(l) = true_line(rid) {
                     out.push(Action::ToMiner(id, l));
                 }
                 if let Some(d) = change {
@@ -488,7 +542,7 @@ impl Bridge {
             ClientMethod::SuggestTarget { target } => {
                 let d = Target::from_be_bytes(target).difficulty();
                 let change = m.suggest_difficulty(d, now_ms);
-                if let Some(l) = line(&Response::bool(rid, true)) {
+                if let Some(l) = true_line(rid) {
                     out.push(Action::ToMiner(id, l));
                 }
                 if let Some(d) = change {
@@ -626,8 +680,8 @@ impl Bridge {
         match verdict {
             Ok(()) => {
                 self.counters.shares_accepted += 1;
-                metrics::counter!(t::SHARES, "result" => "accepted", "reason" => "ok").increment(1);
-                if let Some(l) = line(&Response::bool(rid, true)) {
+                self.share_metrics.accepted.increment(1);
+                if let Some(l) = true_line(rid) {
                     out.push(Action::ToMiner(id, l));
                 }
             }
@@ -732,17 +786,17 @@ impl Bridge {
                         extranonce,
                     )));
                     self.counters.forwarded += 1;
-                    metrics::counter!(t::FORWARDED).increment(1);
+                    self.share_metrics.forwarded.increment(1);
                 }
                 _ => {
                     self.counters.unforwarded += 1;
-                    metrics::counter!(t::UNFORWARDED).increment(1);
+                    self.share_metrics.unforwarded.increment(1);
                 }
             }
         }
         if job.network_target().is_met_by(&hash) {
             self.counters.block_candidates += 1;
-            metrics::counter!(t::BLOCK_CANDIDATES).increment(1);
+            self.share_metrics.block_candidates.increment(1);
             let mut shown = hash;
             shown.reverse();
             let shown = sv1::encoding::bytes_hex(&shown);

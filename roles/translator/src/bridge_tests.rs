@@ -1118,3 +1118,41 @@ fn memory_per_idle_miner_stays_small() {
     let m = h.b.miner(1).unwrap();
     assert!(m.last_job().is_some());
 }
+
+#[test]
+fn true_answers_are_the_bytes_serde_writes() {
+    let ids: Vec<Id> = vec![
+        Id::from(0u64),
+        Id::from(1u64),
+        Id::from(4183u64),
+        Id::from(u64::MAX),
+        Id::from(-3i64),
+        Id::Number(serde_json::Number::from_f64(2.5).unwrap()),
+        Id::from("7"),
+        Id::from("quote\"and\\slash"),
+        Id::Null,
+    ];
+    for id in ids {
+        let fast = true_line(id.clone()).unwrap();
+        let slow = Response::bool(id.clone(), true).to_line().unwrap();
+        assert_eq!(&fast[..], slow.as_bytes(), "{id:?}");
+    }
+    // Ids exactly as firmware sends them, parsed then answered.
+    for raw in [
+        "0",
+        "12",
+        "18446744073709551615",
+        "1.0",
+        "1e3",
+        "-1",
+        "\"a\"",
+    ] {
+        let req = parse_client_line(&format!(
+            r#"{{"id":{raw},"method":"mining.extranonce.subscribe","params":[]}}"#
+        ))
+        .unwrap();
+        let fast = true_line(req.id.clone()).unwrap();
+        let slow = Response::bool(req.id, true).to_line().unwrap();
+        assert_eq!(&fast[..], slow.as_bytes(), "{raw}");
+    }
+}

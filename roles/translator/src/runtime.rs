@@ -3,9 +3,16 @@
 //! sans-IO types; this module only moves bytes, keeps time and enforces socket-level limits.
 //!
 //! Per miner there is exactly one task (reading lines, writing queued lines) and one bounded
-//! queue of outgoing lines ([`MINER_QUEUE`]); the read buffer starts at [`MINER_READ_BUFFER`]
-//! bytes and only grows for longer lines (up to `limits.max_line_bytes`). A miner whose queue
-//! is full is too slow to follow the job stream and is disconnected.
+//! queue of outgoing line batches ([`MINER_QUEUE`]); the read buffer starts at
+//! [`MINER_READ_BUFFER`] bytes and grows for longer lines (up to `limits.max_line_bytes`) or
+//! bursts ([`MINER_BURST_BUFFER`]). A miner whose queue is full is too slow to follow the job
+//! stream and is disconnected.
+//!
+//! The share path is batched at every step, so that its cost is the bridge's work and not
+//! per-line overhead: every complete line of one read goes to the bridge task as one event;
+//! the bridge task takes up to [`EVENT_BATCH`] events per wake-up; the answers of one dispatch
+//! to the same miner are concatenated into one queue entry; the miner task writes everything
+//! queued with one `write_all`.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -14,15 +21,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use futures::StreamExt;
-use sv1::{ClientRequest, Sv1Error, Sv1ServerCodec};
+use sv1::{ClientRequest, Sv1Error};
 use sv2_codec::{CodecError, Frame, Message, Protocol};
 use sv2_noise::NoiseConnection;
 use tokio::io::AsyncWriteExt;
+use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
-use tokio_util::codec::FramedRead;
 
 use crate::bridge::{Action, Bridge, BridgeCounters, BridgeSettings};
 use crate::config::{Settings, UpstreamTarget};
@@ -30,12 +36,21 @@ use crate::downstream::MinerId;
 use crate::failover::{Attempt, FailoverPolicy};
 use crate::telemetry as t;
 
+mod lines;
+
+use lines::LineReader;
+pub use lines::MINER_BURST_BUFFER;
+
 /// Outgoing lines queued per miner before it counts as too slow.
 pub const MINER_QUEUE: usize = 64;
 /// Initial read buffer per miner connection.
 pub const MINER_READ_BUFFER: usize = 512;
 /// Capacity of the event queue into the bridge task.
 pub const EVENT_QUEUE: usize = 8192;
+/// Events the bridge task handles before it dispatches their actions.
+pub const EVENT_BATCH: usize = 256;
+/// Queued bytes a miner task gathers into one write at most.
+pub const MAX_COALESCED_WRITE: usize = 64 * 1024;
 /// Capacity of the message queue towards the pool.
 pub const UPSTREAM_QUEUE: usize = 8192;
 /// Largest SV2 frame payload accepted from a pool.
@@ -155,9 +170,10 @@ enum Event {
         id: MinerId,
         tx: mpsc::Sender<Bytes>,
     },
-    MinerLine {
+    /// Every complete line one read delivered, in order.
+    MinerLines {
         id: MinerId,
-        line: Result<ClientRequest, Sv1Error>,
+        lines: Vec<Result<ClientRequest, Sv1Error>>,
     },
     MinerGone {
         id: MinerId,
@@ -306,26 +322,30 @@ async fn miner_task(
     live: Arc<AtomicU32>,
 ) {
     let _guard = LiveGuard(live);
-    let (r, mut w) = tcp.into_split();
-    let mut lines = FramedRead::with_capacity(r, Sv1ServerCodec::new(max_line), MINER_READ_BUFFER);
+    let (mut r, mut w) = tcp.into_split();
+    let mut reader = LineReader::new(max_line);
     let idle_timer = tokio::time::sleep(idle);
     tokio::pin!(idle_timer);
     let reason: &'static str = loop {
         tokio::select! {
-            item = lines.next() => match item {
-                None => break "eof",
-                Some(Err(Sv1Error::LineTooLong { .. })) => break "line_too_long",
-                Some(Err(_)) => break "io_error",
-                Some(Ok(line)) => {
+            read = reader.read(&mut r) => {
+                let (lines, end) = match read {
+                    Ok(x) => x,
+                    Err(_) => break "io_error",
+                };
+                if !lines.is_empty() {
                     idle_timer.as_mut().reset(tokio::time::Instant::now() + idle);
-                    if events.send(Event::MinerLine { id, line }).await.is_err() {
+                    if events.send(Event::MinerLines { id, lines }).await.is_err() {
                         break "shutdown";
                     }
+                }
+                if let Some(reason) = end {
+                    break reason;
                 }
             },
             out = rx.recv() => match out {
                 Some(bytes) => {
-                    if w.write_all(&bytes).await.is_err() {
+                    if write_queued(&mut w, bytes, &mut rx).await.is_err() {
                         break "io_error";
                     }
                 }
@@ -338,7 +358,93 @@ async fn miner_task(
     let _ = events.send(Event::MinerGone { id, reason }).await;
 }
 
+/// Writes `first` and every line batch already queued behind it with one `write_all`
+/// (one syscall for a burst of answers instead of one per answer).
+async fn write_queued(
+    w: &mut OwnedWriteHalf,
+    first: Bytes,
+    rx: &mut mpsc::Receiver<Bytes>,
+) -> std::io::Result<()> {
+    let Ok(second) = rx.try_recv() else {
+        return w.write_all(&first).await;
+    };
+    let mut buf = Vec::with_capacity(first.len() + second.len() * 4);
+    buf.extend_from_slice(&first);
+    buf.extend_from_slice(&second);
+    while buf.len() < MAX_COALESCED_WRITE {
+        match rx.try_recv() {
+            Ok(more) => buf.extend_from_slice(&more),
+            Err(_) => break,
+        }
+    }
+    w.write_all(&buf).await
+}
+
 // ----- bridge task ----------------------------------------------------------------------------
+
+/// Lines queued for miners during one dispatch, one entry per miner, so that a burst of
+/// answers to one miner becomes one queue entry and one write.
+#[derive(Default)]
+struct Outbox {
+    pending: HashMap<MinerId, Pending>,
+}
+
+enum Pending {
+    One(Bytes),
+    Many(BytesMut),
+}
+
+impl Outbox {
+    fn push(&mut self, id: MinerId, line: Bytes) {
+        match self.pending.entry(id) {
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(Pending::One(line));
+            }
+            std::collections::hash_map::Entry::Occupied(mut o) => {
+                let p = o.get_mut();
+                match p {
+                    Pending::One(first) => {
+                        let mut buf = BytesMut::with_capacity((first.len() + line.len()) * 2);
+                        buf.extend_from_slice(first);
+                        buf.extend_from_slice(&line);
+                        *p = Pending::Many(buf);
+                    }
+                    Pending::Many(buf) => buf.extend_from_slice(&line),
+                }
+            }
+        }
+    }
+
+    fn take(&mut self, id: MinerId) -> Option<Bytes> {
+        self.pending.remove(&id).map(Pending::into_bytes)
+    }
+
+    /// Hands every miner its lines; miners whose queue is full are disconnected.
+    fn flush(&mut self, senders: &mut HashMap<MinerId, mpsc::Sender<Bytes>>) {
+        for (id, p) in self.pending.drain() {
+            send_to_miner(senders, id, p.into_bytes());
+        }
+    }
+}
+
+impl Pending {
+    fn into_bytes(self) -> Bytes {
+        match self {
+            Pending::One(b) => b,
+            Pending::Many(b) => b.freeze(),
+        }
+    }
+}
+
+fn send_to_miner(senders: &mut HashMap<MinerId, mpsc::Sender<Bytes>>, id: MinerId, bytes: Bytes) {
+    if let Some(tx) = senders.get(&id) {
+        if tx.try_send(bytes).is_err() {
+            tracing::info!(miner = id, "miner not reading its lines: disconnecting");
+            metrics::counter!(t::MINERS_DISCONNECTED, "reason" => "slow").increment(1);
+            senders.remove(&id);
+        }
+    }
+}
 
 #[allow(clippy::too_many_arguments)]
 async fn bridge_loop(
@@ -357,6 +463,8 @@ async fn bridge_loop(
     let mut current_index: Option<usize> = None;
     let mut failovers: u64 = 0;
     let mut out: Vec<Action> = Vec::new();
+    let mut outbox = Outbox::default();
+    let mut batch: Vec<Event> = Vec::with_capacity(EVENT_BATCH);
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -367,7 +475,8 @@ async fn bridge_loop(
             biased;
             _ = shutdown.changed() => {
                 bridge.shutdown(&mut out);
-                dispatch(&mut out, &mut senders, &frames, &control, &mut generation, &accepting);
+                dispatch(&mut out, &mut outbox, &mut senders, &frames, &control, &mut generation, &accepting);
+                outbox.flush(&mut senders);
                 senders.clear();
                 break;
             }
@@ -375,54 +484,71 @@ async fn bridge_loop(
                 bridge.tick(now_ms(), &mut out);
                 publish = true;
             }
-            ev = events.recv() => {
-                let Some(ev) = ev else { break };
+            n = events.recv_many(&mut batch, EVENT_BATCH) => {
+                if n == 0 {
+                    break;
+                }
                 let now = now_ms();
-                match ev {
-                    Event::MinerConnected { id, tx } => {
-                        if bridge.miner_connected(id, now) {
-                            senders.insert(id, tx);
+                for ev in batch.drain(..) {
+                    match ev {
+                        Event::MinerConnected { id, tx } => {
+                            if bridge.miner_connected(id, now) {
+                                senders.insert(id, tx);
+                            }
                         }
-                    }
-                    Event::MinerLine { id, line } => bridge.miner_line(id, line, now, &mut out),
-                    Event::MinerGone { id, reason } => {
-                        senders.remove(&id);
-                        bridge.miner_disconnected(id, reason, &mut out);
-                    }
-                    Event::Upstream { generation: g, event } => {
-                        publish = true;
-                        match event {
-                            UpEvent::Connected { index, host, port, failovers: f } => {
-                                generation = g;
-                                current_index = Some(index);
-                                failovers = f;
-                                metrics::gauge!(t::UPSTREAM_CONNECTED, "upstream" => format!("{host}:{port}")).set(1.0);
-                                bridge.upstream_connected(&host, port, now, &mut out);
+                        Event::MinerLines { id, lines } => {
+                            for line in lines {
+                                bridge.miner_line(id, line, now, &mut out);
                             }
-                            UpEvent::Message(m) if g == generation => bridge.upstream_message(m, now, &mut out),
-                            UpEvent::Lost(reason) if g == generation => {
-                                tracing::warn!(%reason, "upstream connection lost");
-                                generation = 0;
-                                current_index = None;
-                                bridge.upstream_lost(now);
+                        }
+                        Event::MinerGone { id, reason } => {
+                            // Lines already produced for it go nowhere.
+                            outbox.take(id);
+                            out.retain(|a| !matches!(a, Action::ToMiner(m, _) if *m == id));
+                            senders.remove(&id);
+                            bridge.miner_disconnected(id, reason, &mut out);
+                        }
+                        Event::Upstream { generation: g, event } => {
+                            publish = true;
+                            // Actions of earlier events go out under the generation they were
+                            // produced with, as if every event were dispatched on its own.
+                            settle(&out, &mut current_index);
+                            dispatch(&mut out, &mut outbox, &mut senders, &frames, &control, &mut generation, &accepting);
+                            match event {
+                                UpEvent::Connected { index, host, port, failovers: f } => {
+                                    generation = g;
+                                    current_index = Some(index);
+                                    failovers = f;
+                                    metrics::gauge!(t::UPSTREAM_CONNECTED, "upstream" => format!("{host}:{port}")).set(1.0);
+                                    bridge.upstream_connected(&host, port, now, &mut out);
+                                }
+                                UpEvent::Message(m) if g == generation => bridge.upstream_message(m, now, &mut out),
+                                UpEvent::Lost(reason) if g == generation => {
+                                    tracing::warn!(%reason, "upstream connection lost");
+                                    generation = 0;
+                                    current_index = None;
+                                    bridge.upstream_lost(now);
+                                }
+                                _ => {}
                             }
-                            _ => {}
+                            settle(&out, &mut current_index);
+                            dispatch(&mut out, &mut outbox, &mut senders, &frames, &control, &mut generation, &accepting);
                         }
                     }
                 }
             }
         }
-        if out.iter().any(|a| matches!(a, Action::AbandonUpstream(_))) {
-            current_index = None;
-        }
+        settle(&out, &mut current_index);
         dispatch(
             &mut out,
+            &mut outbox,
             &mut senders,
             &frames,
             &control,
             &mut generation,
             &accepting,
         );
+        outbox.flush(&mut senders);
         if publish {
             let snapshot = Status {
                 upstream: current_index,
@@ -445,8 +571,19 @@ async fn bridge_loop(
     }
 }
 
+/// An upstream abandoned by the bridge is no longer the one in use.
+fn settle(out: &[Action], current_index: &mut Option<usize>) {
+    if out.iter().any(|a| matches!(a, Action::AbandonUpstream(_))) {
+        *current_index = None;
+    }
+}
+
+/// Carries out the bridge's actions; lines for miners gather in `outbox` (sent by
+/// [`Outbox::flush`] at the end of the batch, or before a miner's `CloseMiner`).
+#[allow(clippy::too_many_arguments)]
 fn dispatch(
     out: &mut Vec<Action>,
+    outbox: &mut Outbox,
     senders: &mut HashMap<MinerId, mpsc::Sender<Bytes>>,
     frames: &mpsc::Sender<(u64, Message)>,
     control: &mpsc::UnboundedSender<Control>,
@@ -456,15 +593,14 @@ fn dispatch(
     for action in out.drain(..) {
         match action {
             Action::ToMiner(id, bytes) => {
-                if let Some(tx) = senders.get(&id) {
-                    if tx.try_send(bytes).is_err() {
-                        tracing::info!(miner = id, "miner not reading its lines: disconnecting");
-                        metrics::counter!(t::MINERS_DISCONNECTED, "reason" => "slow").increment(1);
-                        senders.remove(&id);
-                    }
+                if senders.contains_key(&id) {
+                    outbox.push(id, bytes);
                 }
             }
             Action::CloseMiner(id) => {
+                if let Some(bytes) = outbox.take(id) {
+                    send_to_miner(senders, id, bytes);
+                }
                 senders.remove(&id);
             }
             Action::ToUpstream(m) => {
