@@ -3,32 +3,21 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
+use role_kit::config::{self as check, TomlFile};
+use role_kit::node::RpcKeys;
 use serde::Deserialize;
 use sv2_mining::channel::jd_token::TokenKey;
 
-/// A configuration problem: which key, what is wrong, how to fix it.
-#[derive(Debug, thiserror::Error)]
-#[error("config key `{key}`: {problem}. Fix: {fix}")]
-pub struct ConfigError {
-    /// Dotted key path.
-    pub key: String,
-    /// What is wrong.
-    pub problem: String,
-    /// How to fix it.
-    pub fix: String,
-}
+pub use role_kit::ConfigError;
 
-impl ConfigError {
-    fn new(key: &str, problem: impl Into<String>, fix: impl Into<String>) -> Self {
-        ConfigError {
-            key: key.to_owned(),
-            problem: problem.into(),
-            fix: fix.into(),
-        }
-    }
-}
+/// How the file is read and its parse errors are worded.
+const FILE: TomlFile = TomlFile {
+    read_fix: "pass an existing file with --config",
+    syntax_key: "(syntax)",
+    syntax_fix: "see deploy/jd-server.example.toml for every key",
+    full_report: true,
+};
 
 /// The whole file.
 #[derive(Debug, Clone, Deserialize)]
@@ -265,25 +254,12 @@ impl Default for MetricsConfig {
 impl JdsConfig {
     /// Reads, parses and validates a config file.
     pub fn load(path: &Path) -> Result<JdsConfig, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            ConfigError::new(
-                "(file)",
-                format!("cannot read {}: {e}", path.display()),
-                "pass an existing file with --config",
-            )
-        })?;
-        Self::parse(&text)
+        Self::parse(&FILE.read(path)?)
     }
 
     /// Parses and validates config text.
     pub fn parse(text: &str) -> Result<JdsConfig, ConfigError> {
-        let cfg: JdsConfig = toml::from_str(text).map_err(|e| {
-            ConfigError::new(
-                "(syntax)",
-                e.to_string(),
-                "see deploy/jd-server.example.toml for every key",
-            )
-        })?;
+        let cfg: JdsConfig = FILE.parse(text)?;
         cfg.validate()?;
         Ok(cfg)
     }
@@ -325,55 +301,27 @@ impl JdsConfig {
         (self.coinbase.min_pool_share * 1e6).round() as u32
     }
 
+    /// The node's connection keys.
+    pub fn rpc_keys(&self) -> RpcKeys<'_> {
+        let b = &self.bitcoind;
+        RpcKeys {
+            url: &b.url,
+            user: &b.user,
+            password: &b.password,
+            cookie_file: &b.cookie_file,
+            rpc_timeout_secs: b.rpc_timeout_secs,
+        }
+    }
+
     /// Connection settings of the node.
     pub fn node_config(&self) -> node_rpc::NodeConfig {
-        let b = &self.bitcoind;
-        let auth = match (&b.user, &b.password, &b.cookie_file) {
-            (Some(u), Some(p), _) => node_rpc::NodeAuth::UserPass {
-                user: u.clone(),
-                password: p.clone(),
-            },
-            (_, _, Some(c)) => node_rpc::NodeAuth::CookieFile(c.clone()),
-            _ => node_rpc::NodeAuth::UserPass {
-                user: String::new(),
-                password: String::new(),
-            },
-        };
-        node_rpc::NodeConfig {
-            url: b.url.clone(),
-            auth,
-            timeout: Duration::from_secs(b.rpc_timeout_secs),
-            longpoll_timeout: Duration::from_secs(120),
-        }
+        self.rpc_keys().node_config()
     }
 
     /// Checks every value; the first problem found is returned.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let b = &self.bitcoind;
-        if !(b.url.starts_with("http://") && b.url.len() > "http://".len()) {
-            return Err(ConfigError::new(
-                "bitcoind.url",
-                format!("`{}` is not an http:// URL", b.url),
-                "use e.g. \"http://127.0.0.1:8332\"",
-            ));
-        }
-        match (&b.user, &b.password, &b.cookie_file) {
-            (Some(_), Some(_), None) | (None, None, Some(_)) => {}
-            _ => {
-                return Err(ConfigError::new(
-                    "bitcoind",
-                    "credentials must be user + password, or cookie_file",
-                    "set user and password (rpcuser/rpcpassword) or cookie_file",
-                ))
-            }
-        }
-        if b.poll_interval_ms < 10 || b.rpc_timeout_secs == 0 {
-            return Err(ConfigError::new(
-                "bitcoind.poll_interval_ms",
-                "poll interval below 10 ms or zero RPC timeout",
-                "use poll_interval_ms = 500, rpc_timeout_secs = 10",
-            ));
-        }
+        self.rpc_keys()
+            .check_section("bitcoind", self.bitcoind.poll_interval_ms)?;
         self.token_key()?;
         let t = &self.tokens;
         if t.allocation_lifetime_secs == 0 || t.declared_lifetime_secs == 0 {
@@ -384,16 +332,11 @@ impl JdsConfig {
             ));
         }
         let c = &self.coinbase;
-        if c.pool_payout_address
-            .parse::<bitcoin::Address<bitcoin::address::NetworkUnchecked>>()
-            .is_err()
-        {
-            return Err(ConfigError::new(
-                "coinbase.pool_payout_address",
-                format!("`{}` is not a bitcoin address", c.pool_payout_address),
-                "use the pool's payout address on the node's network",
-            ));
-        }
+        check::bitcoin_address(
+            "coinbase.pool_payout_address",
+            &c.pool_payout_address,
+            "use the pool's payout address on the node's network",
+        )?;
         if !(c.min_pool_share > 0.0 && c.min_pool_share <= 1.0) {
             return Err(ConfigError::new(
                 "coinbase.min_pool_share",
@@ -422,20 +365,8 @@ impl JdsConfig {
                 "remove the key to use the default",
             ));
         }
-        if !(1024..=(1 << 24) - 1).contains(&l.max_frame_bytes) {
-            return Err(ConfigError::new(
-                "limits.max_frame_bytes",
-                "must be between 1024 and 16777215",
-                "use 16777215",
-            ));
-        }
-        if !self.metrics.listen.is_empty() && self.metrics.listen.parse::<SocketAddr>().is_err() {
-            return Err(ConfigError::new(
-                "metrics.listen",
-                format!("`{}` is not ip:port", self.metrics.listen),
-                "use e.g. \"127.0.0.1:9185\", or \"\" to disable",
-            ));
-        }
+        check::max_frame_bytes("limits.max_frame_bytes", l.max_frame_bytes, "use 16777215")?;
+        check::metrics_listen(&self.metrics.listen, "127.0.0.1:9185")?;
         Ok(())
     }
 }

@@ -1,84 +1,17 @@
 //! `sv2-jd-server` command line: run the job declarator server or check its config.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
 use jd_server::JdsConfig;
-
-#[derive(Parser)]
-#[command(
-    name = "sv2-jd-server",
-    version,
-    about = "Stratum V2 job declarator server: checks templates miners declare against the pool's coinbase policy and this server's bitcoind, issues tokens the pool accepts, propagates found blocks"
-)]
-struct Cli {
-    /// Config file (TOML); see deploy/jd-server.example.toml.
-    #[arg(long, short, global = true)]
-    config: Option<PathBuf>,
-    #[command(subcommand)]
-    command: Option<Command>,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Run the server (the default).
-    Run,
-    /// Validate the config file and exit.
-    CheckConfig,
-}
+use role_kit::cli::{daemon_main, Daemon};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    pool::telemetry::init_logging("info");
-    let Some(path) = cli.config else {
-        eprintln!("error: --config <FILE> is required (see deploy/jd-server.example.toml)");
-        return ExitCode::from(2);
+    let daemon = Daemon {
+        name: "sv2-jd-server",
+        about: "Stratum V2 job declarator server: checks templates miners declare against the pool's coinbase policy and this server's bitcoind, issues tokens the pool accepts, propagates found blocks",
+        example: "deploy/jd-server.example.toml",
+        load: JdsConfig::load,
+        metrics_listen: |cfg: &JdsConfig| cfg.metrics.listen.as_str(),
     };
-    let cfg = match JdsConfig::load(&path) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {}: {e}", path.display());
-            return ExitCode::from(2);
-        }
-    };
-    if matches!(cli.command, Some(Command::CheckConfig)) {
-        println!("{}: ok", path.display());
-        return ExitCode::SUCCESS;
-    }
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    rt.block_on(async move {
-        if !cfg.metrics.listen.is_empty() {
-            let Ok(addr) = cfg.metrics.listen.parse::<std::net::SocketAddr>() else {
-                return ExitCode::from(2);
-            };
-            if let Err(e) = metrics_exporter_prometheus::PrometheusBuilder::new()
-                .with_http_listener(addr)
-                .install()
-            {
-                eprintln!("error: cannot start the Prometheus endpoint on {addr}: {e}");
-                return ExitCode::FAILURE;
-            }
-        }
-        let handle = match jd_server::start_jds(cfg).await {
-            Ok(h) => h,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::FAILURE;
-            }
-        };
-        let _ = tokio::signal::ctrl_c().await;
-        tracing::info!("shutting down");
-        handle.shutdown();
-        ExitCode::SUCCESS
-    })
+    daemon_main(&daemon, jd_server::start_jds)
 }

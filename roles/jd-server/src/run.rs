@@ -5,8 +5,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use node_rpc::NodeClient;
-use sv2_noise::ServerKeys;
-use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -27,13 +25,8 @@ pub enum StartError {
     #[error("bitcoind: {0}")]
     Node(String),
     /// The listening socket could not be opened.
-    #[error("cannot listen on {addr}: {detail}")]
-    Listen {
-        /// Address.
-        addr: SocketAddr,
-        /// Error.
-        detail: String,
-    },
+    #[error(transparent)]
+    Listen(#[from] role_kit::net::ListenError),
 }
 
 /// A running job declarator server. Dropping it stops it and closes its connections.
@@ -70,46 +63,26 @@ pub async fn start_jds(cfg: JdsConfig) -> Result<JdsHandle, StartError> {
     let key = cfg
         .token_key()
         .map_err(|e| StartError::Config(e.to_string()))?;
-    let authority = sv2_noise::decode_authority_keypair(
-        &cfg.server.authority_public_key,
-        &cfg.server.authority_secret_key,
-    )
-    .map_err(|e| {
-        StartError::Config(format!(
-            "config keys `server.authority_public_key` / `server.authority_secret_key`: {e}. Fix: generate a pair with `sv2-keys authority`"
-        ))
-    })?;
-    let keys = Arc::new(ServerKeys::from_authority(
-        authority,
-        Duration::from_secs(cfg.server.cert_validity_secs),
-    ));
+    let keys = Arc::new(
+        role_kit::net::server_keys(
+            "server",
+            &cfg.server.authority_public_key,
+            &cfg.server.authority_secret_key,
+            cfg.server.cert_validity_secs,
+        )
+        .map_err(StartError::Config)?,
+    );
     let node = NodeClient::new(cfg.node_config()).map_err(|e| StartError::Node(e.to_string()))?;
-    let mut delay = Duration::from_millis(200);
-    let info = loop {
-        match node.blockchain_info().await {
-            Ok(i) => break i,
-            Err(e) if e.is_transient() && delay < Duration::from_secs(5) => {
-                tracing::warn!(error = %e, "waiting for bitcoind");
-                tokio::time::sleep(delay).await;
-                delay *= 2;
-            }
-            Err(e) => return Err(StartError::Node(e.to_string())),
-        }
-    };
-    let network = info
-        .network()
-        .ok_or_else(|| StartError::Node(format!("unknown chain `{}`", info.chain)))?;
-    let address = cfg
-        .coinbase
-        .pool_payout_address
-        .parse::<bitcoin::Address<bitcoin::address::NetworkUnchecked>>()
-        .map_err(|e| StartError::Config(format!("config key `coinbase.pool_payout_address`: {e}")))?
-        .require_network(network)
-        .map_err(|_| {
-            StartError::Config(format!(
-                "config key `coinbase.pool_payout_address`: not an address of the node's network ({network}). Fix: use the pool's payout address on that network"
-            ))
-        })?;
+    let (_, network) = role_kit::node::wait_for_node(&node)
+        .await
+        .map_err(StartError::Node)?;
+    let address = role_kit::node::address_on_network(
+        "coinbase.pool_payout_address",
+        &cfg.coinbase.pool_payout_address,
+        network,
+        "use the pool's payout address on that network",
+    )
+    .map_err(StartError::Config)?;
     let policy = PayoutPolicy::new(address.script_pubkey(), cfg.min_pool_share_ppm());
 
     let cache = TxCache::new(Duration::from_millis(
@@ -120,16 +93,7 @@ pub async fn start_jds(cfg: JdsConfig) -> Result<JdsHandle, StartError> {
         cache.clone(),
         Duration::from_millis(cfg.bitcoind.poll_interval_ms),
     );
-    let listener = TcpListener::bind(cfg.server.listen)
-        .await
-        .map_err(|e| StartError::Listen {
-            addr: cfg.server.listen,
-            detail: e.to_string(),
-        })?;
-    let local_addr = listener.local_addr().map_err(|e| StartError::Listen {
-        addr: cfg.server.listen,
-        detail: e.to_string(),
-    })?;
+    let (listener, local_addr) = role_kit::net::bind(cfg.server.listen).await?;
     let stats = Arc::new(JdsStats::default());
     let ctx = Arc::new(Context::new(
         cfg,

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
+use role_kit::net::SendError;
 use sv2_codec::common::{error_codes, SetupConnectionError, SetupConnectionSuccess};
 use sv2_codec::{CommonMessage, Frame, Message, Protocol};
 use sv2_noise::ServerKeys;
@@ -91,19 +92,12 @@ async fn send<W: tokio::io::AsyncWrite + Unpin>(
     msgs: &mut Vec<Message>,
     buf: &mut BytesMut,
 ) -> Result<(), ConnError> {
-    for m in msgs.drain(..) {
-        buf.clear();
-        m.encode_frame(buf)
-            .map_err(|e| ConnError::Codec(e.to_string()))?;
-        writer
-            .feed(&buf[..])
-            .await
-            .map_err(|e| ConnError::Transport(e.to_string()))?;
-    }
-    writer
-        .flush()
+    role_kit::net::send_all(writer, msgs, buf)
         .await
-        .map_err(|e| ConnError::Transport(e.to_string()))
+        .map_err(|e| match e {
+            SendError::Codec(e) => ConnError::Codec(e),
+            SendError::Transport(e) => ConnError::Transport(e),
+        })
 }
 
 async fn handle(
