@@ -3,31 +3,20 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
+use role_kit::config::{self as check, TomlFile};
+use role_kit::node::RpcKeys;
 use serde::Deserialize;
 
-/// A configuration problem: which key, what is wrong, how to fix it.
-#[derive(Debug, thiserror::Error)]
-#[error("config key `{key}`: {problem}. Fix: {fix}")]
-pub struct ConfigError {
-    /// Dotted key path.
-    pub key: String,
-    /// What is wrong.
-    pub problem: String,
-    /// How to fix it.
-    pub fix: String,
-}
+pub use role_kit::ConfigError;
 
-impl ConfigError {
-    fn new(key: &str, problem: impl Into<String>, fix: impl Into<String>) -> Self {
-        ConfigError {
-            key: key.to_owned(),
-            problem: problem.into(),
-            fix: fix.into(),
-        }
-    }
-}
+/// How the file is read and its parse errors are worded.
+const FILE: TomlFile = TomlFile {
+    read_fix: "pass an existing file with --config",
+    syntax_key: "(syntax)",
+    syntax_fix: "see deploy/jd-client.example.toml for every key",
+    full_report: true,
+};
 
 /// The whole file.
 #[derive(Debug, Clone, Deserialize)]
@@ -254,78 +243,39 @@ impl Default for MetricsConfig {
     }
 }
 
-fn check_host_port(key: &str, s: &str) -> Result<(), ConfigError> {
-    let ok = s
-        .rsplit_once(':')
-        .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p > 0));
-    if ok {
-        Ok(())
-    } else {
-        Err(ConfigError::new(
-            key,
-            format!("`{s}` is not host:port"),
-            "use e.g. \"pool.example.com:34254\"",
-        ))
-    }
-}
-
 impl JdcConfig {
     /// Reads, parses and validates a config file.
     pub fn load(path: &Path) -> Result<JdcConfig, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            ConfigError::new(
-                "(file)",
-                format!("cannot read {}: {e}", path.display()),
-                "pass an existing file with --config",
-            )
-        })?;
-        Self::parse(&text)
+        Self::parse(&FILE.read(path)?)
     }
 
     /// Parses and validates config text.
     pub fn parse(text: &str) -> Result<JdcConfig, ConfigError> {
-        let cfg: JdcConfig = toml::from_str(text).map_err(|e| {
-            ConfigError::new(
-                "(syntax)",
-                e.to_string(),
-                "see deploy/jd-client.example.toml for every key",
-            )
-        })?;
+        let cfg: JdcConfig = FILE.parse(text)?;
         cfg.validate()?;
         Ok(cfg)
     }
 
     /// The version-rolling mask as a number.
     pub fn version_mask(&self) -> u32 {
-        u32::from_str_radix(
-            self.downstream
-                .version_rolling_mask
-                .trim_start_matches("0x"),
-            16,
-        )
-        .unwrap_or(0x1fff_e000)
+        check::parse_hex_u32(&self.downstream.version_rolling_mask).unwrap_or(0x1fff_e000)
+    }
+
+    /// The node's connection keys.
+    pub fn rpc_keys(&self) -> RpcKeys<'_> {
+        let b = &self.bitcoind;
+        RpcKeys {
+            url: &b.url,
+            user: &b.user,
+            password: &b.password,
+            cookie_file: &b.cookie_file,
+            rpc_timeout_secs: b.rpc_timeout_secs,
+        }
     }
 
     /// Connection settings of the node.
     pub fn node_config(&self) -> node_rpc::NodeConfig {
-        let b = &self.bitcoind;
-        let auth = match (&b.user, &b.password, &b.cookie_file) {
-            (Some(u), Some(p), _) => node_rpc::NodeAuth::UserPass {
-                user: u.clone(),
-                password: p.clone(),
-            },
-            (_, _, Some(c)) => node_rpc::NodeAuth::CookieFile(c.clone()),
-            _ => node_rpc::NodeAuth::UserPass {
-                user: String::new(),
-                password: String::new(),
-            },
-        };
-        node_rpc::NodeConfig {
-            url: b.url.clone(),
-            auth,
-            timeout: Duration::from_secs(b.rpc_timeout_secs),
-            longpoll_timeout: Duration::from_secs(120),
-        }
+        self.rpc_keys().node_config()
     }
 
     /// Checks every value; the first problem found is returned.
@@ -352,13 +302,7 @@ impl JdcConfig {
                 "use e.g. extranonce_size = 8, client_extranonce_size = 6",
             ));
         }
-        if !(d.share_interval_secs.is_finite() && d.share_interval_secs >= 0.1) {
-            return Err(ConfigError::new(
-                "downstream.share_interval_secs",
-                "must be a number >= 0.1",
-                "use e.g. 5.0",
-            ));
-        }
+        check::share_interval("downstream.share_interval_secs", d.share_interval_secs)?;
         if !(d.min_difficulty > 0.0
             && d.min_difficulty <= d.max_difficulty
             && d.initial_difficulty >= d.min_difficulty
@@ -370,13 +314,11 @@ impl JdcConfig {
                 "use e.g. min_difficulty = 0.001, initial_difficulty = 1024, max_difficulty = 1e15",
             ));
         }
-        if u32::from_str_radix(d.version_rolling_mask.trim_start_matches("0x"), 16).is_err() {
-            return Err(ConfigError::new(
-                "downstream.version_rolling_mask",
-                "not a hex u32",
-                "use \"1fffe000\" (BIP320)",
-            ));
-        }
+        check::version_mask(
+            "downstream.version_rolling_mask",
+            &d.version_rolling_mask,
+            "use \"1fffe000\" (BIP320)",
+        )?;
         if d.share_ack_batch == 0 {
             return Err(ConfigError::new(
                 "downstream.share_ack_batch",
@@ -384,42 +326,27 @@ impl JdcConfig {
                 "use 1 or more",
             ));
         }
-        let b = &self.bitcoind;
-        if !(b.url.starts_with("http://") && b.url.len() > "http://".len()) {
-            return Err(ConfigError::new(
-                "bitcoind.url",
-                format!("`{}` is not an http:// URL", b.url),
-                "use e.g. \"http://127.0.0.1:8332\"",
-            ));
-        }
-        match (&b.user, &b.password, &b.cookie_file) {
-            (Some(_), Some(_), None) | (None, None, Some(_)) => {}
-            _ => {
-                return Err(ConfigError::new(
-                    "bitcoind",
-                    "credentials must be user + password, or cookie_file",
-                    "set user and password (rpcuser/rpcpassword) or cookie_file",
-                ))
-            }
-        }
-        if b.poll_interval_ms < 10 || b.rpc_timeout_secs == 0 {
-            return Err(ConfigError::new(
-                "bitcoind.poll_interval_ms",
-                "poll interval below 10 ms or zero RPC timeout",
-                "use poll_interval_ms = 500, rpc_timeout_secs = 10",
-            ));
-        }
+        self.rpc_keys()
+            .check_section("bitcoind", self.bitcoind.poll_interval_ms)?;
         for (i, u) in self.upstream.iter().enumerate() {
             let key = format!("upstream[{i}]");
-            check_host_port(&format!("{key}.pool_address"), &u.pool_address)?;
-            check_host_port(&format!("{key}.jds_address"), &u.jds_address)?;
+            for (name, address) in [
+                ("pool_address", &u.pool_address),
+                ("jds_address", &u.jds_address),
+            ] {
+                check::host_port(
+                    &format!("{key}.{name}"),
+                    address,
+                    "use e.g. \"pool.example.com:34254\"",
+                )?;
+            }
             for (name, k) in [
                 ("pool_authority_public_key", &u.pool_authority_public_key),
                 ("jds_authority_public_key", &u.jds_authority_public_key),
             ] {
                 if sv2_noise::decode_public_key(k).is_err() {
                     return Err(ConfigError::new(
-                        &format!("{key}.{name}"),
+                        format!("{key}.{name}"),
                         "not an authority public key",
                         "copy the key the pool operator publishes (base58check, as sv2-keys prints it)",
                     ));
@@ -427,24 +354,17 @@ impl JdcConfig {
             }
             if u.user_identity.is_empty() || u.user_identity.len() > 255 {
                 return Err(ConfigError::new(
-                    &format!("{key}.user_identity"),
+                    format!("{key}.user_identity"),
                     "must be 1..=255 bytes",
                     "use e.g. \"site.jdc1\"",
                 ));
             }
         }
-        if self
-            .solo
-            .address
-            .parse::<bitcoin::Address<bitcoin::address::NetworkUnchecked>>()
-            .is_err()
-        {
-            return Err(ConfigError::new(
-                "solo.address",
-                format!("`{}` is not a bitcoin address", self.solo.address),
-                "use an address of your node's network",
-            ));
-        }
+        check::bitcoin_address(
+            "solo.address",
+            &self.solo.address,
+            "use an address of your node's network",
+        )?;
         let f = &self.fallback;
         if f.connect_timeout_secs == 0
             || f.response_timeout_secs == 0
@@ -457,13 +377,7 @@ impl JdcConfig {
                 "remove the key to use the default",
             ));
         }
-        if !self.metrics.listen.is_empty() && self.metrics.listen.parse::<SocketAddr>().is_err() {
-            return Err(ConfigError::new(
-                "metrics.listen",
-                format!("`{}` is not ip:port", self.metrics.listen),
-                "use e.g. \"127.0.0.1:9186\", or \"\" to disable",
-            ));
-        }
+        check::metrics_listen(&self.metrics.listen, "127.0.0.1:9186")?;
         Ok(())
     }
 }

@@ -71,33 +71,17 @@ impl Drop for JdcHandle {
 /// the downstream listener and the control loop (which connects the first upstream).
 pub async fn start_jdc(cfg: JdcConfig) -> Result<JdcHandle, StartError> {
     let node = NodeClient::new(cfg.node_config()).map_err(|e| StartError::Node(e.to_string()))?;
-    let mut delay = Duration::from_millis(200);
-    let info = loop {
-        match node.blockchain_info().await {
-            Ok(i) => break i,
-            Err(e) if e.is_transient() && delay < Duration::from_secs(5) => {
-                tracing::warn!(error = %e, "waiting for bitcoind");
-                tokio::time::sleep(delay).await;
-                delay *= 2;
-            }
-            Err(e) => return Err(StartError::Node(e.to_string())),
-        }
-    };
-    let network = info
-        .network()
-        .ok_or_else(|| StartError::Node(format!("unknown chain `{}`", info.chain)))?;
-    let solo = cfg
-        .solo
-        .address
-        .parse::<bitcoin::Address<bitcoin::address::NetworkUnchecked>>()
-        .map_err(|e| StartError::Config(format!("config key `solo.address`: {e}")))?
-        .require_network(network)
-        .map_err(|_| {
-            StartError::Config(format!(
-                "config key `solo.address`: not an address of the node's network ({network}). Fix: use an address of that network"
-            ))
-        })?
-        .script_pubkey();
+    let (_, network) = role_kit::node::wait_for_node(&node)
+        .await
+        .map_err(StartError::Node)?;
+    let solo = role_kit::node::address_on_network(
+        "solo.address",
+        &cfg.solo.address,
+        network,
+        "use an address of that network",
+    )
+    .map_err(StartError::Config)?
+    .script_pubkey();
 
     let (source, templates, _state) = TemplateSource::new(
         node.clone(),
