@@ -4,15 +4,25 @@
 //! hashing miner does, and submits shares as a Poisson process at the rate its
 //! `simulated_hashrate` implies at the current difficulty: `hashrate / (difficulty * 2^32)`
 //! shares per second (capped by `max_share_rate`). Connections do not hash continuously; when
-//! a share is due, the connection searches for one with at most `hash_budget` hashes:
+//! shares are due, the connection searches for them with at most `hash_budget` hashes each:
 //!
-//! * if the pool's difficulty is low enough (`difficulty * 2^32` well below the budget), a
-//!   real share meeting the target is found and submitted — valid-share throughput therefore
+//! * if the pool's difficulty is low enough (`difficulty * 2^32` well below the budget), real
+//!   shares meeting the target are found and submitted — valid-share throughput therefore
 //!   needs a low difficulty set by the server;
 //! * otherwise the connection submits a header that does not meet the target (counted in
 //!   [`MinerStats::shares_submitted_below_target`](crate::miner::MinerStats)); the pool should
 //!   reject it as low difficulty. When the expected cost exceeds 16 budgets no hashing is
 //!   attempted at all.
+//!
+//! Cost per share is kept small so that one core drives a translator at full speed: a
+//! connection wakes at most every [`MIN_WAKE`] and sends every share due by then with one
+//! write; at low difficulty (at most [`INLINE_EXPECTED`] hashes per share) the search runs on
+//! the connection's own task through a [`cursor`](super::cursor) that keeps every share a
+//! slice of nonces held (at the load tests' difficulty three hashes in four are shares);
+//! submits are written without a JSON serializer and the usual acknowledgements are read
+//! without a JSON parser (see [`wire`](super::wire)). Harder searches run on the blocking
+//! pool, one per core at a time. A connection never hashes a header twice, even when a job
+//! is sent again.
 //!
 //! Load mode is meant for connection-count, memory and message-rate tests of a pool. It is
 //! bounded: at most [`MAX_LOAD_CONNECTIONS`] connections, opened at `connect_rate` per second,
@@ -23,13 +33,18 @@ use std::time::Duration;
 
 use bitcoin::secp256k1::rand::{thread_rng, Rng};
 use futures::{SinkExt, StreamExt};
-use sv2_mining::target::Target;
+use sv1::{Id, Response, ServerMessage};
+use sv2_mining::target::{hash_difficulty, Target};
+use tokio::net::tcp::OwnedReadHalf;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tokio::time::{sleep_until, Instant};
+use tokio_util::codec::FramedRead;
 
-use super::session::{open, Reader, Writer};
+use super::cursor::Cursor;
+use super::session::{open, Writer};
 use super::state::{Handshake, Sv1Effect, Sv1State, Sv1Tag};
+use super::wire::{json_string, AckCodec, Incoming, SubmitLine};
 use super::{MAX_RECONNECT_WAIT, VERSION_ROLLING_MASK};
 use crate::miner::error::MinerError;
 use crate::miner::handle::{MinerHandle, StopSignal};
@@ -46,7 +61,15 @@ pub const MAX_LOAD_DURATION: Duration = Duration::from_secs(24 * 3600);
 /// Nonces per header template in load mode (small units keep each search short).
 const LOAD_NONCE_BITS: u32 = 12;
 /// Nonces hashed between checks for a share while searching.
-const SEARCH_SLICE: u64 = 16;
+const SEARCH_SLICE: u64 = super::cursor::SEARCH_SLICE;
+/// Shortest time between two share batches of one connection.
+pub const MIN_WAKE: Duration = Duration::from_millis(5);
+/// Shares one connection sends per wake-up at most.
+const MAX_BATCH: usize = 256;
+/// Expected hashes per share up to which the search runs on the connection's task.
+pub const INLINE_EXPECTED: f64 = 64.0;
+/// How far the share schedule may fall behind before the backlog is dropped.
+const MAX_BACKLOG: Duration = Duration::from_secs(1);
 /// How long a connection waits for answers to its submits after the run's deadline.
 const LOAD_DRAIN: Duration = Duration::from_secs(1);
 /// Beyond this many budgets of expected hashes, no search is attempted.
@@ -239,13 +262,18 @@ struct Connection {
     deadline: Instant,
 }
 
-/// The job a connection submits shares for, with its own search position.
+/// The job a connection submits shares for (the search position is the connection's
+/// [`Cursor`]).
 struct LoadWork {
     tag: Sv1Tag,
     template: JobTemplate,
     space: SearchSpace,
-    next_unit: u64,
+    /// The job id as a JSON string, for submit lines.
+    job_json: String,
+    block: Option<Target>,
 }
+
+type LoadReader = FramedRead<OwnedReadHalf, AckCodec>;
 
 /// Result of looking for one share.
 struct Candidate {
@@ -287,11 +315,13 @@ impl Connection {
 
     /// One connection lifetime; `Some` asks to reconnect to an address after a wait.
     async fn session(&mut self, addr: &str) -> Result<Option<(String, Duration)>, MinerError> {
-        let (mut reader, mut writer) = tokio::select! {
+        let (reader, mut writer) = tokio::select! {
             _ = self.stop.wait() => return Ok(None),
             _ = sleep_until(self.deadline) => return Ok(None),
             r = open(addr, self.config.connect_timeout) => r?,
         };
+        // Nothing was read yet: the socket goes to the load mode's own decoder.
+        let mut reader = FramedRead::with_capacity(reader.into_inner(), AckCodec::default(), 1024);
         let mask = self.config.version_rolling.then_some(VERSION_ROLLING_MASK);
         let user = self.config.handshake(self.index).user;
         let mut state = Sv1State::new(&user, mask);
@@ -310,7 +340,7 @@ impl Connection {
         &mut self,
         addr: &str,
         state: &mut Sv1State,
-        reader: &mut Reader,
+        reader: &mut LoadReader,
         writer: &mut Writer,
     ) -> Result<Option<(String, Duration)>, MinerError> {
         for req in state.handshake(&self.config.handshake(self.index)) {
@@ -321,14 +351,19 @@ impl Connection {
         // After the deadline no new shares; answers to those in flight are awaited briefly.
         let drain_until = saturating_after(self.deadline, LOAD_DRAIN);
         let mut work: Option<LoadWork> = None;
+        let mut cursor = Cursor::default();
+        let user_json = json_string(state.user());
         let mut target = Target::from_difficulty(1.0);
         let mut next_share: Option<Instant> = None;
+        let mut last_wake = Instant::now();
         loop {
             let sharing = Instant::now() < self.deadline;
             if !sharing && state.outstanding() == 0 {
                 return Ok(None);
             }
-            let due = next_share.filter(|_| work.is_some() && sharing);
+            let due = next_share
+                .filter(|_| work.is_some() && sharing)
+                .map(|at| at.max(saturating_after(last_wake, MIN_WAKE)));
             tokio::select! {
                 biased;
                 _ = self.stop.wait() => return Ok(None),
@@ -341,21 +376,31 @@ impl Connection {
                     let msg = match item {
                         None => return Err(MinerError::ConnectionClosed),
                         Some(Err(framing)) => return Err(framing.into()),
-                        Some(Ok(Err(_))) => {
+                        Some(Ok(Incoming::Ack(id))) => {
+                            ServerMessage::Response(Response::bool(Id::from(id), true))
+                        }
+                        Some(Ok(Incoming::Message(Err(_)))) => {
                             bump(&self.stats.ignored_messages);
                             continue;
                         }
-                        Some(Ok(Ok(msg))) => msg,
+                        Some(Ok(Incoming::Message(Ok(msg)))) => msg,
                     };
                     for effect in state.handle(msg, &self.stats)? {
                         match effect {
                             Sv1Effect::Work(w, t) => {
                                 target = t;
-                                work = w.map(|(tag, template)| LoadWork {
-                                    space: SearchSpace::new(&template, LOAD_NONCE_BITS),
-                                    tag,
-                                    template,
-                                    next_unit: 0,
+                                work = w.map(|(tag, template)| {
+                                    let same = work.as_ref().is_some_and(|old| old.template == template);
+                                    if !same {
+                                        cursor.new_job();
+                                    }
+                                    LoadWork {
+                                        space: SearchSpace::new(&template, LOAD_NONCE_BITS),
+                                        job_json: json_string(&tag.job_id),
+                                        block: template.block_target(),
+                                        tag,
+                                        template,
+                                    }
                                 });
                                 if next_share.is_none() {
                                     next_share = self.schedule(state);
@@ -374,38 +419,85 @@ impl Connection {
                     }
                 }
                 _ = sleep_until(due.unwrap_or_else(Instant::now)), if due.is_some() => {
-                    next_share = self.schedule(state);
-                    let Some(w) = work.as_mut() else { continue };
+                    let now = Instant::now();
+                    last_wake = now;
+                    let Some(w) = work.as_ref() else { continue };
                     let expected = state.difficulty() * HASHES_PER_DIFF1;
-                    let searches = Arc::clone(&self.searches);
-                    let (template, space, first, budget) =
-                        (w.template.clone(), w.space, w.next_unit, self.config.hash_budget);
-                    let search = async move {
-                        let permit = searches
-                            .acquire_owned()
-                            .await
-                            .map_err(|_| MinerError::Task("search semaphore closed".into()))?;
-                        find_share(permit, template, space, first, target, budget, expected).await
-                    };
-                    let cand = tokio::select! {
-                        biased;
-                        _ = self.stop.wait() => return Ok(None),
-                        // Out of time while queued for a search: no more shares.
-                        _ = sleep_until(self.deadline) => continue,
-                        r = search => r?,
-                    };
-                    w.next_unit = cand.next_unit;
-                    self.stats.hashes.fetch_add(cand.hashes, std::sync::atomic::Ordering::Relaxed);
-                    if !state.job_valid(&w.tag.job_id) {
+                    if expected > INLINE_EXPECTED {
+                        next_share = self.schedule(state);
+                        let searches = Arc::clone(&self.searches);
+                        let (template, space, first, budget) =
+                            (w.template.clone(), w.space, cursor.next_unit(), self.config.hash_budget);
+                        let search = async move {
+                            let permit = searches
+                                .acquire_owned()
+                                .await
+                                .map_err(|_| MinerError::Task("search semaphore closed".into()))?;
+                            find_share(permit, template, space, first, target, budget, expected).await
+                        };
+                        let cand = tokio::select! {
+                            biased;
+                            _ = self.stop.wait() => return Ok(None),
+                            // Out of time while queued for a search: no more shares.
+                            _ = sleep_until(self.deadline) => continue,
+                            r = search => r?,
+                        };
+                        cursor.skip_to(cand.next_unit);
+                        self.stats.hashes.fetch_add(cand.hashes, std::sync::atomic::Ordering::Relaxed);
+                        let Some(w) = work.as_ref() else { continue };
+                        if !state.job_valid(&w.tag.job_id) {
+                            continue;
+                        }
+                        let valid = target.is_met_by(&cand.found.hash);
+                        let sub = state.submission_unchecked(&w.tag, &w.template, &cand.extranonce2, &cand.found);
+                        self.stats.submitted(sub.difficulty, sub.is_block && valid);
+                        if !valid {
+                            bump(&self.stats.shares_submitted_below_target);
+                        }
+                        writer.send(sub.request).await?;
                         continue;
                     }
-                    let valid = target.is_met_by(&cand.found.hash);
-                    let sub = state.submission_unchecked(&w.tag, &w.template, &cand.extranonce2, &cand.found);
-                    self.stats.submitted(sub.difficulty, sub.is_block && valid);
-                    if !valid {
-                        bump(&self.stats.shares_submitted_below_target);
+                    if !state.is_current(&w.tag) {
+                        next_share = self.schedule(state);
+                        continue;
                     }
-                    writer.send(sub.request).await?;
+                    let mut at = next_share.unwrap_or(now);
+                    if now.saturating_duration_since(at) > MAX_BACKLOG {
+                        at = now;
+                    }
+                    let rate = self.config.share_rate(state.difficulty());
+                    let mask = state.version_mask();
+                    let mut sent = 0usize;
+                    let mut hashes = 0u64;
+                    while at <= now && sent < MAX_BATCH {
+                        let share = cursor
+                            .next_share(&w.template, &w.space, &target, self.config.hash_budget)
+                            .ok_or(MinerError::Protocol("job search space exhausted".into()))?;
+                        hashes += share.hashes;
+                        let f = share.found;
+                        let valid = target.is_met_by(&f.hash);
+                        let is_block = valid && w.block.is_some_and(|b| b.is_met_by(&f.hash));
+                        self.stats.submitted(hash_difficulty(&f.hash), is_block);
+                        if !valid {
+                            bump(&self.stats.shares_submitted_below_target);
+                        }
+                        SubmitLine {
+                            id: state.register_submit(),
+                            user_json: &user_json,
+                            job_json: &w.job_json,
+                            extranonce2: cursor.extranonce2(),
+                            ntime: f.ntime,
+                            nonce: f.nonce,
+                            version_bits: mask.map(|m| f.version & m),
+                        }
+                        .write(writer.write_buffer_mut());
+                        sent += 1;
+                        let delay = exponential_delay(rate, thread_rng().gen::<f64>());
+                        at = at.checked_add(delay).unwrap_or(self.deadline);
+                    }
+                    next_share = Some(at);
+                    self.stats.hashes.fetch_add(hashes, std::sync::atomic::Ordering::Relaxed);
+                    SinkExt::<sv1::ClientRequest>::flush(writer).await?;
                 }
             }
         }

@@ -15,10 +15,12 @@
 //!
 //! [`spawn_load`] opens many connections that do not hash continuously; see [`load`].
 
+mod cursor;
 pub mod job;
 pub mod load;
 mod session;
 mod state;
+mod wire;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -193,9 +193,18 @@ impl Sv1State {
     }
 
     /// The negotiated version-rolling mask, if any.
-    #[cfg(test)]
     pub(crate) fn version_mask(&self) -> Option<u32> {
         self.mask
+    }
+
+    /// The worker name sent with submits.
+    pub(crate) fn user(&self) -> &str {
+        &self.user
+    }
+
+    /// True while shares for the job of `tag` are still accepted on this connection.
+    pub(crate) fn is_current(&self, tag: &Sv1Tag) -> bool {
+        tag.session == self.session && self.job_valid(&tag.job_id)
     }
 
     /// Submits sent and not answered yet.
@@ -406,8 +415,22 @@ impl Sv1State {
         extranonce2: &[u8],
         found: &Found,
     ) -> Sv1Submission {
-        let id = self.next_id;
+        let id = self.register_submit();
         let request = submit_request(id, &self.user, &tag.job_id, extranonce2, found, self.mask);
+        Sv1Submission {
+            request,
+            difficulty: hash_difficulty(&found.hash),
+            is_block: template
+                .block_target()
+                .is_some_and(|t| t.is_met_by(&found.hash)),
+        }
+    }
+
+    /// Allocates the id of a `mining.submit` about to be sent and waits for its answer (the
+    /// bookkeeping of [`Sv1State::submission_unchecked`], for callers writing the line
+    /// themselves).
+    pub(crate) fn register_submit(&mut self) -> u64 {
+        let id = self.next_id;
         self.next_id += 1;
         self.pending.insert(id, Pending::Submit);
         self.outstanding_submits += 1;
@@ -416,13 +439,7 @@ impl Sv1State {
                 self.outstanding_submits = self.outstanding_submits.saturating_sub(1);
             }
         }
-        Sv1Submission {
-            request,
-            difficulty: hash_difficulty(&found.hash),
-            is_block: template
-                .block_target()
-                .is_some_and(|t| t.is_met_by(&found.hash)),
-        }
+        id
     }
 
     /// Releases the connection and channel gauges this connection holds in `stats`.
