@@ -2,31 +2,24 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
+use role_kit::config::{self as check, TomlFile};
+use role_kit::node::RpcKeys;
 use serde::Deserialize;
 
-/// A configuration problem: which key, what is wrong, how to fix it.
-#[derive(Debug, thiserror::Error)]
-#[error("config key `{key}`: {problem}. Fix: {fix}")]
-pub struct ConfigError {
-    /// Dotted key path, e.g. `bitcoind.url`.
-    pub key: String,
-    /// What is wrong.
-    pub problem: String,
-    /// How to fix it.
-    pub fix: String,
-}
+pub use role_kit::ConfigError;
 
-impl ConfigError {
-    fn new(key: &str, problem: impl Into<String>, fix: impl Into<String>) -> Self {
-        ConfigError {
-            key: key.to_owned(),
-            problem: problem.into(),
-            fix: fix.into(),
-        }
-    }
-}
+/// How the file is read and its parse errors are worded.
+const FILE: TomlFile = TomlFile {
+    read_fix: "pass an existing file with --config",
+    syntax_key: "(syntax)",
+    syntax_fix: "see deploy/pool.example.toml for every key with its meaning",
+    full_report: true,
+};
+
+/// Fix of a `bitcoind` URL that is not `http://`.
+const URL_FIX: &str =
+    "use e.g. \"http://127.0.0.1:8332\" (Core's RPC speaks plain HTTP; tunnel it for remote nodes)";
 
 /// Whole pool configuration file.
 #[derive(Debug, Clone, Deserialize)]
@@ -362,84 +355,67 @@ impl Default for AccountingConfig {
 impl PoolConfig {
     /// Reads, parses and validates a config file.
     pub fn load(path: &Path) -> Result<PoolConfig, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            ConfigError::new(
-                "(file)",
-                format!("cannot read {}: {e}", path.display()),
-                "pass an existing file with --config",
-            )
-        })?;
-        Self::parse(&text)
+        Self::parse(&FILE.read(path)?)
     }
 
     /// Parses and validates config text.
     pub fn parse(text: &str) -> Result<PoolConfig, ConfigError> {
-        let cfg: PoolConfig = toml::from_str(text).map_err(|e| {
-            ConfigError::new(
-                "(syntax)",
-                e.to_string(),
-                "see deploy/pool.example.toml for every key with its meaning",
-            )
-        })?;
+        let cfg: PoolConfig = FILE.parse(text)?;
         cfg.validate()?;
         Ok(cfg)
     }
 
     /// The version-rolling mask as a number.
     pub fn version_mask(&self) -> u32 {
-        u32::from_str_radix(
-            self.mining.version_rolling_mask.trim_start_matches("0x"),
-            16,
-        )
-        .unwrap_or(0x1fff_e000)
+        check::parse_hex_u32(&self.mining.version_rolling_mask).unwrap_or(0x1fff_e000)
+    }
+
+    /// Connection keys of the primary node.
+    pub fn rpc_keys(&self) -> RpcKeys<'_> {
+        let b = &self.bitcoind;
+        RpcKeys {
+            url: &b.url,
+            user: &b.user,
+            password: &b.password,
+            cookie_file: &b.cookie_file,
+            rpc_timeout_secs: b.rpc_timeout_secs,
+        }
+    }
+
+    /// Connection keys of the secondary submit-only nodes (with the primary's RPC timeout).
+    pub fn secondary_rpc_keys(&self) -> impl Iterator<Item = RpcKeys<'_>> {
+        self.bitcoind.submit_also.iter().map(|n| RpcKeys {
+            url: &n.url,
+            user: &n.user,
+            password: &n.password,
+            cookie_file: &n.cookie_file,
+            rpc_timeout_secs: self.bitcoind.rpc_timeout_secs,
+        })
     }
 
     /// Node authentication of the primary node.
     pub fn node_auth(&self) -> node_rpc::NodeAuth {
-        auth_of(
-            &self.bitcoind.user,
-            &self.bitcoind.password,
-            &self.bitcoind.cookie_file,
-        )
+        self.rpc_keys().auth()
     }
 
     /// Connection settings of the primary node.
     pub fn node_config(&self) -> node_rpc::NodeConfig {
-        node_rpc::NodeConfig {
-            url: self.bitcoind.url.clone(),
-            auth: self.node_auth(),
-            timeout: Duration::from_secs(self.bitcoind.rpc_timeout_secs),
-            longpoll_timeout: Duration::from_secs(120),
-        }
+        self.rpc_keys().node_config()
     }
 
     /// Connection settings of the secondary submit-only nodes.
     pub fn secondary_node_configs(&self) -> Vec<node_rpc::NodeConfig> {
-        self.bitcoind
-            .submit_also
-            .iter()
-            .map(|n| node_rpc::NodeConfig {
-                url: n.url.clone(),
-                auth: auth_of(&n.user, &n.password, &n.cookie_file),
-                timeout: Duration::from_secs(self.bitcoind.rpc_timeout_secs),
-                longpoll_timeout: Duration::from_secs(120),
-            })
-            .collect()
+        self.secondary_rpc_keys().map(|k| k.node_config()).collect()
     }
 
     /// Checks every value; the first problem found is returned.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        check_auth(
-            "bitcoind",
-            &self.bitcoind.user,
-            &self.bitcoind.password,
-            &self.bitcoind.cookie_file,
-        )?;
-        check_url("bitcoind.url", &self.bitcoind.url)?;
-        for (i, n) in self.bitcoind.submit_also.iter().enumerate() {
+        self.rpc_keys().check_credentials("bitcoind")?;
+        check::http_url("bitcoind.url", &self.bitcoind.url, URL_FIX)?;
+        for (i, n) in self.secondary_rpc_keys().enumerate() {
             let key = format!("bitcoind.submit_also[{i}]");
-            check_url(&format!("{key}.url"), &n.url)?;
-            check_auth(&key, &n.user, &n.password, &n.cookie_file)?;
+            check::http_url(&format!("{key}.url"), n.url, URL_FIX)?;
+            n.check_credentials(&key)?;
         }
         if self.bitcoind.poll_interval_ms < 10 {
             return Err(ConfigError::new(
@@ -458,21 +434,16 @@ impl PoolConfig {
         for (i, p) in self.payout.iter().enumerate() {
             if p.weight == 0 {
                 return Err(ConfigError::new(
-                    &format!("payout[{i}].weight"),
+                    format!("payout[{i}].weight"),
                     "is 0",
                     "use a positive integer weight or remove the entry",
                 ));
             }
-            if p.address
-                .parse::<bitcoin::Address<bitcoin::address::NetworkUnchecked>>()
-                .is_err()
-            {
-                return Err(ConfigError::new(
-                    &format!("payout[{i}].address"),
-                    format!("`{}` is not a bitcoin address", p.address),
-                    "use an address of the node's network (bc1..., tb1..., bcrt1...)",
-                ));
-            }
+            check::bitcoin_address(
+                &format!("payout[{i}].address"),
+                &p.address,
+                "use an address of the node's network (bc1..., tb1..., bcrt1...)",
+            )?;
         }
         let pool_tag_max =
             100 - 4 /* BIP34 height */ - 2 /* pushes */ - self.mining.extranonce_size as usize;
@@ -484,13 +455,7 @@ impl PoolConfig {
             ));
         }
         let m = &self.mining;
-        if !(m.share_interval_secs.is_finite() && m.share_interval_secs >= 0.1) {
-            return Err(ConfigError::new(
-                "mining.share_interval_secs",
-                "must be a number >= 0.1",
-                "use e.g. 5.0",
-            ));
-        }
+        check::share_interval("mining.share_interval_secs", m.share_interval_secs)?;
         if !(m.min_difficulty > 0.0 && m.min_difficulty <= m.max_difficulty) {
             return Err(ConfigError::new(
                 "mining.min_difficulty",
@@ -505,13 +470,11 @@ impl PoolConfig {
                 "pick a value between the two",
             ));
         }
-        if u32::from_str_radix(m.version_rolling_mask.trim_start_matches("0x"), 16).is_err() {
-            return Err(ConfigError::new(
-                "mining.version_rolling_mask",
-                "not a hex u32",
-                "use e.g. \"1fffe000\" (BIP320)",
-            ));
-        }
+        check::version_mask(
+            "mining.version_rolling_mask",
+            &m.version_rolling_mask,
+            "use e.g. \"1fffe000\" (BIP320)",
+        )?;
         if !(8..=32).contains(&m.extranonce_size) {
             return Err(ConfigError::new(
                 "mining.extranonce_size",
@@ -534,37 +497,25 @@ impl PoolConfig {
             ));
         }
         let l = &self.limits;
-        for (key, v) in [
-            ("limits.handshake_timeout_secs", l.handshake_timeout_secs),
-            ("limits.setup_timeout_secs", l.setup_timeout_secs),
-            (
-                "limits.max_channels_per_connection",
-                l.max_channels_per_connection as u64,
-            ),
-            (
-                "limits.max_connections_per_ip",
-                l.max_connections_per_ip as u64,
-            ),
-            ("limits.max_connections", l.max_connections as u64),
-        ] {
-            if v == 0 {
-                return Err(ConfigError::new(key, "is 0", "use a positive value"));
-            }
-        }
-        if !(1024..=(1 << 24) - 1).contains(&l.max_frame_bytes) {
-            return Err(ConfigError::new(
-                "limits.max_frame_bytes",
-                "must be between 1024 and 16777215",
-                "use 1048576",
-            ));
-        }
-        if !self.metrics.listen.is_empty() && self.metrics.listen.parse::<SocketAddr>().is_err() {
-            return Err(ConfigError::new(
-                "metrics.listen",
-                format!("`{}` is not ip:port", self.metrics.listen),
-                "use e.g. \"127.0.0.1:9184\", or \"\" to disable",
-            ));
-        }
+        check::nonzero(
+            &[
+                ("limits.handshake_timeout_secs", l.handshake_timeout_secs),
+                ("limits.setup_timeout_secs", l.setup_timeout_secs),
+                (
+                    "limits.max_channels_per_connection",
+                    l.max_channels_per_connection.into(),
+                ),
+                (
+                    "limits.max_connections_per_ip",
+                    l.max_connections_per_ip.into(),
+                ),
+                ("limits.max_connections", l.max_connections.into()),
+            ],
+            "is 0",
+            "use a positive value",
+        )?;
+        check::max_frame_bytes("limits.max_frame_bytes", l.max_frame_bytes, "use 1048576")?;
+        check::metrics_listen(&self.metrics.listen, "127.0.0.1:9184")?;
         if self.accounting.flush_interval_secs == 0 {
             return Err(ConfigError::new(
                 "accounting.flush_interval_secs",
@@ -578,71 +529,10 @@ impl PoolConfig {
             &self.worker_sites,
             self.accounting.flush_interval_secs,
         )
-        .map_err(|(key, problem, fix)| ConfigError::new(&key, problem, fix))?;
+        .map_err(|(key, problem, fix)| ConfigError::new(key, problem, fix))?;
         if let Some(jd) = &self.job_declaration {
             crate::custom_jobs::key_from_config(jd)?;
         }
         Ok(())
-    }
-}
-
-fn auth_of(
-    user: &Option<String>,
-    password: &Option<String>,
-    cookie: &Option<PathBuf>,
-) -> node_rpc::NodeAuth {
-    match (user, password, cookie) {
-        (Some(u), Some(p), _) => node_rpc::NodeAuth::UserPass {
-            user: u.clone(),
-            password: p.clone(),
-        },
-        (_, _, Some(c)) => node_rpc::NodeAuth::CookieFile(c.clone()),
-        _ => node_rpc::NodeAuth::UserPass {
-            user: String::new(),
-            password: String::new(),
-        },
-    }
-}
-
-fn check_auth(
-    key: &str,
-    user: &Option<String>,
-    password: &Option<String>,
-    cookie: &Option<PathBuf>,
-) -> Result<(), ConfigError> {
-    match (user, password, cookie) {
-        (Some(_), Some(_), None) | (None, None, Some(_)) => Ok(()),
-        (Some(_), None, _) => Err(ConfigError::new(
-            &format!("{key}.password"),
-            "user given without password",
-            "add password = \"...\" (rpcpassword of the node)",
-        )),
-        (None, Some(_), _) => Err(ConfigError::new(
-            &format!("{key}.user"),
-            "password given without user",
-            "add user = \"...\" (rpcuser of the node)",
-        )),
-        (Some(_), Some(_), Some(_)) => Err(ConfigError::new(
-            &format!("{key}.cookie_file"),
-            "both user/password and cookie_file are set",
-            "keep one of the two",
-        )),
-        (None, None, None) => Err(ConfigError::new(
-            &format!("{key}.cookie_file"),
-            "no credentials",
-            "set cookie_file = \"/path/to/.bitcoin/.cookie\" or user + password",
-        )),
-    }
-}
-
-fn check_url(key: &str, url: &str) -> Result<(), ConfigError> {
-    if url.starts_with("http://") && url.len() > "http://".len() {
-        Ok(())
-    } else {
-        Err(ConfigError::new(
-            key,
-            format!("`{url}` is not an http:// URL"),
-            "use e.g. \"http://127.0.0.1:8332\" (Core's RPC speaks plain HTTP; tunnel it for remote nodes)",
-        ))
     }
 }

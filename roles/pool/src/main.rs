@@ -7,6 +7,7 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 use pool::accounting::{LogSink, WorkSink};
 use pool::config::PoolConfig;
+use role_kit::cli as shell;
 
 #[derive(Parser)]
 #[command(
@@ -56,49 +57,38 @@ fn main() -> ExitCode {
         threads,
     }) = &cli.command
     {
-        pool::telemetry::init_logging("warn");
+        shell::init_logging("warn");
         let opts = pool::demo::DemoOptions {
             port: *port,
             metrics: metrics.clone(),
             duration: seconds.map(std::time::Duration::from_secs),
             threads: *threads,
         };
-        let rt = match tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-        {
-            Ok(rt) => rt,
-            Err(e) => {
-                eprintln!("error: cannot start the runtime: {e}");
-                return ExitCode::FAILURE;
+        return shell::block_on("error: ", async move {
+            match pool::demo::run(opts).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::FAILURE
+                }
             }
-        };
-        return match rt.block_on(pool::demo::run(opts)) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::FAILURE
-            }
-        };
+        });
     }
-    pool::telemetry::init_logging("info");
-    let Some(path) = cli.config.clone() else {
-        eprintln!("error: --config <FILE> is required (see deploy/pool.example.toml)");
-        return ExitCode::from(2);
+    shell::init_logging("info");
+    let path = match shell::require_config(cli.config.clone(), "deploy/pool.example.toml") {
+        Ok(p) => p,
+        Err(code) => return code,
     };
-    let cfg = match PoolConfig::load(&path) {
+    let cfg = match shell::load_config(&path, "error: ", PoolConfig::load) {
         Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {}: {e}", path.display());
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     match cli.command.unwrap_or(Command::Run) {
         Command::CheckConfig => {
             println!("{}: ok", path.display());
             ExitCode::SUCCESS
         }
-        Command::Run => run(cfg),
+        Command::Run => shell::block_on("error: ", run(cfg)),
         Command::Treasury(args) => match pool::treasury::cli::run(&cfg, &args) {
             Ok(out) => {
                 print!("{out}");
@@ -113,65 +103,55 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cfg: PoolConfig) -> ExitCode {
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
+/// Runs the pool (with the treasury ledger, tracker and dashboard when configured) until
+/// Ctrl-C or SIGTERM.
+async fn run(cfg: PoolConfig) -> ExitCode {
+    // The treasury ledger (when configured) is the work sink.
+    let ledger = match pool::treasury::open_ledger(&cfg) {
+        Ok(l) => l,
         Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
+            eprintln!("error: treasury ledger: {e}");
             return ExitCode::FAILURE;
         }
     };
-    rt.block_on(async move {
-        // The treasury ledger (when configured) is the work sink.
-        let ledger = match pool::treasury::open_ledger(&cfg) {
-            Ok(l) => l,
-            Err(e) => {
-                eprintln!("error: treasury ledger: {e}");
-                return ExitCode::FAILURE;
-            }
+    if !cfg.metrics.listen.is_empty() {
+        let Ok(addr) = cfg.metrics.listen.parse() else {
+            return ExitCode::from(shell::EXIT_CONFIG);
         };
-        if !cfg.metrics.listen.is_empty() {
-            match cfg.metrics.listen.parse() {
-                Ok(addr) => {
-                    match pool::telemetry::init_http(addr, ledger.clone(), cfg.dashboard.clone()) {
-                        Ok(local) => tracing::info!(%local, dashboard = ledger.is_some(), "HTTP: /metrics and the treasury dashboard"),
-                        Err(e) => {
-                            eprintln!("error: {e}");
-                            return ExitCode::FAILURE;
-                        }
-                    }
-                }
-                Err(_) => return ExitCode::from(2),
+        match pool::telemetry::init_http(addr, ledger.clone(), cfg.dashboard.clone()) {
+            Ok(local) => {
+                tracing::info!(%local, dashboard = ledger.is_some(), "HTTP: /metrics and the treasury dashboard")
             }
-        }
-        let sink: Arc<dyn WorkSink> = match &ledger {
-            Some(l) => l.clone(),
-            None => Arc::new(LogSink),
-        };
-        let treasury_cfg = cfg.clone();
-        let handle = match pool::start_pool(cfg, sink).await {
-            Ok(h) => h,
             Err(e) => {
                 eprintln!("error: {e}");
                 return ExitCode::FAILURE;
             }
-        };
-        let _tracker = match &ledger {
-            Some(l) => match pool::treasury::start_tracker(&treasury_cfg, l.clone()).await {
-                Ok(t) => Some(t),
-                Err(e) => {
-                    eprintln!("error: treasury tracker: {e}");
-                    return ExitCode::FAILURE;
-                }
-            },
-            None => None,
-        };
-        let _ = tokio::signal::ctrl_c().await;
-        tracing::info!("shutting down");
-        handle.shutdown();
-        ExitCode::SUCCESS
-    })
+        }
+    }
+    let sink: Arc<dyn WorkSink> = match &ledger {
+        Some(l) => l.clone(),
+        None => Arc::new(LogSink),
+    };
+    let treasury_cfg = cfg.clone();
+    let handle = match pool::start_pool(cfg, sink).await {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let _tracker = match &ledger {
+        Some(l) => match pool::treasury::start_tracker(&treasury_cfg, l.clone()).await {
+            Ok(t) => Some(t),
+            Err(e) => {
+                eprintln!("error: treasury tracker: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+        None => None,
+    };
+    shell::shutdown_signal().await;
+    tracing::info!("shutting down");
+    handle.shutdown();
+    ExitCode::SUCCESS
 }

@@ -1,27 +1,9 @@
-//! Logging (`tracing`) and metrics (`metrics` with a Prometheus recorder) setup; the HTTP
-//! port serving `/metrics` and the dashboard is [`crate::dashboard`].
+//! Metrics setup (`metrics` with a Prometheus recorder); the HTTP port serving `/metrics` and
+//! the dashboard is [`crate::dashboard`]. Logging is set up by `role_kit::cli::init_logging`.
 
 use std::net::SocketAddr;
 
-/// Installs the global tracing subscriber; `RUST_LOG` overrides `default_filter`.
-pub fn init_logging(default_filter: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false)
-        .try_init();
-}
-
-/// Errors starting the metrics endpoint.
-#[derive(Debug, thiserror::Error)]
-#[error("cannot start the Prometheus endpoint on {addr}: {detail}")]
-pub struct MetricsError {
-    /// Address that was requested.
-    pub addr: String,
-    /// What failed.
-    pub detail: String,
-}
+pub use role_kit::cli::MetricsError;
 
 static RECORDER: std::sync::OnceLock<metrics_exporter_prometheus::PrometheusHandle> =
     std::sync::OnceLock::new();
