@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
+use role_kit::config::{self as check, TomlFile};
 use serde::Deserialize;
 use sv2_mining::vardiff::VardiffConfig;
 use sv2_noise::secp256k1::XOnlyPublicKey;
@@ -12,27 +13,15 @@ use sv2_noise::secp256k1::XOnlyPublicKey;
 use crate::extranonce::{counter_len_for, MAX_EXTRANONCE2_SIZE, MIN_EXTRANONCE2_SIZE};
 use crate::worker::valid_site;
 
-/// A configuration problem: which key, what is wrong, how to fix it.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("config key `{key}`: {problem}. Fix: {fix}")]
-pub struct ConfigError {
-    /// Dotted key path, e.g. `translator.site`.
-    pub key: String,
-    /// What is wrong.
-    pub problem: String,
-    /// How to fix it.
-    pub fix: String,
-}
+pub use role_kit::ConfigError;
 
-impl ConfigError {
-    fn new(key: &str, problem: impl Into<String>, fix: impl Into<String>) -> Self {
-        ConfigError {
-            key: key.to_owned(),
-            problem: problem.into(),
-            fix: fix.into(),
-        }
-    }
-}
+/// How the file is read and its parse errors are worded.
+const FILE: TomlFile = TomlFile {
+    read_fix: "pass the path of an existing file with --config",
+    syntax_key: "(file)",
+    syntax_fix: "compare with deploy/translator.example.toml",
+    full_report: false,
+};
 
 /// How miners map onto upstream extended channels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -373,25 +362,12 @@ impl TranslatorConfig {
     /// Parses TOML text (syntax and unknown keys are reported, values are checked by
     /// [`TranslatorConfig::validate`]).
     pub fn parse(text: &str) -> Result<Self, ConfigError> {
-        toml::from_str(text).map_err(|e| {
-            ConfigError::new(
-                "(file)",
-                e.message().to_owned(),
-                "compare with deploy/translator.example.toml",
-            )
-        })
+        FILE.parse(text)
     }
 
     /// Reads and parses a file.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            ConfigError::new(
-                "(file)",
-                format!("cannot read {}: {e}", path.display()),
-                "pass the path of an existing file with --config",
-            )
-        })?;
-        Self::parse(&text)
+        FILE.load(path)
     }
 
     /// Checks every value and resolves the settings the translator runs with.
@@ -404,13 +380,11 @@ impl TranslatorConfig {
                 "use 1-32 characters from A-Z a-z 0-9 _ - (no dots: the pool splits `site.worker` at the first dot)",
             ));
         }
-        let listen: SocketAddr = t.listen.parse().map_err(|_| {
-            ConfigError::new(
-                "translator.listen",
-                format!("`{}` is not an IP:port address", t.listen),
-                "write e.g. \"0.0.0.0:3333\"",
-            )
-        })?;
+        let listen = check::ip_port(
+            "translator.listen",
+            &t.listen,
+            "write e.g. \"0.0.0.0:3333\"",
+        )?;
         if t.password.as_deref() == Some("") {
             return Err(ConfigError::new(
                 "translator.password",
@@ -464,17 +438,14 @@ impl TranslatorConfig {
         }
         let mut upstreams = Vec::with_capacity(self.upstream.len());
         for (i, u) in self.upstream.iter().enumerate() {
-            let key = format!("upstream[{i}].address");
-            let (host, port) = split_host_port(&u.address).ok_or_else(|| {
-                ConfigError::new(
-                    &key,
-                    format!("`{}` is not host:port", u.address),
-                    "write e.g. \"pool.example.com:34254\"",
-                )
-            })?;
+            let (host, port) = check::host_port(
+                &format!("upstream[{i}].address"),
+                &u.address,
+                "write e.g. \"pool.example.com:34254\"",
+            )?;
             let authority = sv2_noise::decode_public_key(&u.authority_public_key).map_err(|e| {
                 ConfigError::new(
-                    &format!("upstream[{i}].authority_public_key"),
+                    format!("upstream[{i}].authority_public_key"),
                     format!("cannot decode: {e}"),
                     "paste the pool's authority public key (base58check, as printed by `sv2-keys authority`)",
                 )
@@ -550,33 +521,29 @@ impl TranslatorConfig {
                 "use 512..=1048576 (real mining.submit lines are under 300 bytes)",
             ));
         }
-        for (key, value) in [
-            ("limits.idle_timeout_secs", l.idle_timeout_secs),
-            ("limits.setup_timeout_secs", l.setup_timeout_secs),
-        ] {
-            if value == 0 {
-                return Err(ConfigError::new(key, "must be at least 1", "use e.g. 60"));
-            }
-        }
+        check::nonzero(
+            &[
+                ("limits.idle_timeout_secs", l.idle_timeout_secs),
+                ("limits.setup_timeout_secs", l.setup_timeout_secs),
+            ],
+            "must be at least 1",
+            "use e.g. 60",
+        )?;
         let f = &self.failover;
-        for (key, value) in [
-            ("failover.connect_timeout_secs", f.connect_timeout_secs),
-            ("failover.backoff_initial_ms", f.backoff_initial_ms),
-            ("failover.backoff_max_secs", f.backoff_max_secs),
-            ("failover.primary_retry_secs", f.primary_retry_secs),
-            (
-                "failover.max_consecutive_rejects",
-                u64::from(f.max_consecutive_rejects),
-            ),
-        ] {
-            if value == 0 {
-                return Err(ConfigError::new(
-                    key,
-                    "must be at least 1",
-                    "see deploy/translator.example.toml for typical values",
-                ));
-            }
-        }
+        check::nonzero(
+            &[
+                ("failover.connect_timeout_secs", f.connect_timeout_secs),
+                ("failover.backoff_initial_ms", f.backoff_initial_ms),
+                ("failover.backoff_max_secs", f.backoff_max_secs),
+                ("failover.primary_retry_secs", f.primary_retry_secs),
+                (
+                    "failover.max_consecutive_rejects",
+                    u64::from(f.max_consecutive_rejects),
+                ),
+            ],
+            "must be at least 1",
+            "see deploy/translator.example.toml for typical values",
+        )?;
         if Duration::from_millis(f.backoff_initial_ms) > Duration::from_secs(f.backoff_max_secs) {
             return Err(ConfigError::new(
                 "failover.backoff_initial_ms",
@@ -584,16 +551,13 @@ impl TranslatorConfig {
                 "lower backoff_initial_ms or raise backoff_max_secs",
             ));
         }
-        let metrics_listen = if self.metrics.listen.trim().is_empty() {
-            None
-        } else {
-            Some(self.metrics.listen.trim().parse().map_err(|_| {
-                ConfigError::new(
-                    "metrics.listen",
-                    format!("`{}` is not an IP:port address", self.metrics.listen),
-                    "write e.g. \"127.0.0.1:9101\" or \"\" to disable",
-                )
-            })?)
+        let metrics_listen = match self.metrics.listen.trim() {
+            "" => None,
+            listen => Some(check::ip_port(
+                "metrics.listen",
+                listen,
+                "write e.g. \"127.0.0.1:9101\" or \"\" to disable",
+            )?),
         };
         Ok(Settings {
             site: t.site.clone(),
@@ -628,20 +592,6 @@ impl TranslatorConfig {
             metrics_listen,
         })
     }
-}
-
-/// Splits `host:port` (IPv6 hosts in brackets: `[::1]:34254`).
-fn split_host_port(s: &str) -> Option<(String, u16)> {
-    let (host, port) = s.trim().rsplit_once(':')?;
-    let port: u16 = port.parse().ok().filter(|p| *p != 0)?;
-    let host = host
-        .strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(host);
-    if host.is_empty() || host.contains(char::is_whitespace) {
-        return None;
-    }
-    Some((host.to_owned(), port))
 }
 
 #[cfg(test)]
@@ -754,15 +704,6 @@ mod tests {
         let e = err("[translator]\nsite = \"a\"\nlisten = \"127.0.0.1:1\"\n");
         assert_eq!(e.key, "upstream");
         assert!(e.to_string().contains("Fix:"));
-    }
-
-    #[test]
-    fn host_port_forms() {
-        assert_eq!(split_host_port("[::1]:34254"), Some(("::1".into(), 34254)));
-        assert_eq!(split_host_port("10.0.0.1:1"), Some(("10.0.0.1".into(), 1)));
-        assert_eq!(split_host_port("host:0"), None);
-        assert_eq!(split_host_port(":80"), None);
-        assert_eq!(split_host_port("host"), None);
     }
 
     #[test]

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
+use role_kit::cli as shell;
 use translator::{telemetry, TranslatorConfig};
 
 /// Stratum V1 to Stratum V2 translator for a site's ASIC fleet.
@@ -23,13 +24,12 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    telemetry::init_logging(&args.log);
-    let settings = match TranslatorConfig::load(&args.config).and_then(|c| c.validate()) {
+    shell::init_logging(&args.log);
+    let settings = match shell::load_config(&args.config, "", |path| {
+        TranslatorConfig::load(path).and_then(|c| c.validate())
+    }) {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("{}: {e}", args.config.display());
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     if args.check {
         println!(
@@ -41,17 +41,7 @@ fn main() -> ExitCode {
         );
         return ExitCode::SUCCESS;
     }
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    rt.block_on(async move {
+    shell::block_on("", async move {
         if let Some(addr) = settings.metrics_listen {
             if let Err(e) = telemetry::init_metrics(addr) {
                 eprintln!("{e}");
@@ -65,31 +55,9 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        wait_for_signal().await;
+        shell::shutdown_signal().await;
         tracing::info!("shutting down: sending client.reconnect to miners");
         handle.shutdown().await;
         ExitCode::SUCCESS
     })
-}
-
-async fn wait_for_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }

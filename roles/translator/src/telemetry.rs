@@ -1,4 +1,4 @@
-//! Logging and Prometheus metrics.
+//! Prometheus metrics (logging is set up by `role_kit::cli::init_logging`).
 //!
 //! Metrics (all prefixed `translator_`):
 //!
@@ -57,36 +57,10 @@ pub const MINERS_DISCONNECTED: &str = "translator_miners_disconnected_total";
 /// `translator_miners_refused_total`.
 pub const MINERS_REFUSED: &str = "translator_miners_refused_total";
 
-/// Installs the global tracing subscriber; `RUST_LOG` overrides `default_filter`.
-pub fn init_logging(default_filter: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false)
-        .try_init();
-}
+pub use role_kit::cli::MetricsError;
 
-/// Errors starting the metrics endpoint.
-#[derive(Debug, thiserror::Error)]
-#[error("cannot start the Prometheus endpoint on {addr}: {detail}")]
-pub struct MetricsError {
-    /// Address that was requested.
-    pub addr: SocketAddr,
-    /// What failed.
-    pub detail: String,
-}
-
-/// Starts the Prometheus exporter's HTTP listener at `addr` (serves `/metrics`).
+/// Starts the Prometheus exporter's HTTP listener at `addr` (serves `/metrics`); per-miner
+/// gauges leave the output after [`IDLE_SERIES`] without updates.
 pub fn init_metrics(addr: SocketAddr) -> Result<(), MetricsError> {
-    use metrics_exporter_prometheus::PrometheusBuilder;
-    use metrics_util::MetricKindMask;
-    PrometheusBuilder::new()
-        .with_http_listener(addr)
-        .idle_timeout(MetricKindMask::GAUGE, Some(IDLE_SERIES))
-        .install()
-        .map_err(|e| MetricsError {
-            addr,
-            detail: e.to_string(),
-        })
+    role_kit::cli::install_prometheus(addr, Some(IDLE_SERIES))
 }
