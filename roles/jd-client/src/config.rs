@@ -251,9 +251,7 @@ impl JdcConfig {
 
     /// Parses and validates config text.
     pub fn parse(text: &str) -> Result<JdcConfig, ConfigError> {
-        let cfg: JdcConfig = FILE.parse(text)?;
-        cfg.validate()?;
-        Ok(cfg)
+        FILE.parse_checked(text, Self::validate)
     }
 
     /// The version-rolling mask as a number.
@@ -263,14 +261,7 @@ impl JdcConfig {
 
     /// The node's connection keys.
     pub fn rpc_keys(&self) -> RpcKeys<'_> {
-        let b = &self.bitcoind;
-        RpcKeys {
-            url: &b.url,
-            user: &b.user,
-            password: &b.password,
-            cookie_file: &b.cookie_file,
-            rpc_timeout_secs: b.rpc_timeout_secs,
-        }
+        role_kit::rpc_keys!(self.bitcoind)
     }
 
     /// Connection settings of the node.

@@ -259,9 +259,7 @@ impl JdsConfig {
 
     /// Parses and validates config text.
     pub fn parse(text: &str) -> Result<JdsConfig, ConfigError> {
-        let cfg: JdsConfig = FILE.parse(text)?;
-        cfg.validate()?;
-        Ok(cfg)
+        FILE.parse_checked(text, Self::validate)
     }
 
     /// The token key (`token_secret` or the file's contents).
@@ -303,14 +301,7 @@ impl JdsConfig {
 
     /// The node's connection keys.
     pub fn rpc_keys(&self) -> RpcKeys<'_> {
-        let b = &self.bitcoind;
-        RpcKeys {
-            url: &b.url,
-            user: &b.user,
-            password: &b.password,
-            cookie_file: &b.cookie_file,
-            rpc_timeout_secs: b.rpc_timeout_secs,
-        }
+        role_kit::rpc_keys!(self.bitcoind)
     }
 
     /// Connection settings of the node.

@@ -360,9 +360,7 @@ impl PoolConfig {
 
     /// Parses and validates config text.
     pub fn parse(text: &str) -> Result<PoolConfig, ConfigError> {
-        let cfg: PoolConfig = FILE.parse(text)?;
-        cfg.validate()?;
-        Ok(cfg)
+        FILE.parse_checked(text, Self::validate)
     }
 
     /// The version-rolling mask as a number.
@@ -372,14 +370,7 @@ impl PoolConfig {
 
     /// Connection keys of the primary node.
     pub fn rpc_keys(&self) -> RpcKeys<'_> {
-        let b = &self.bitcoind;
-        RpcKeys {
-            url: &b.url,
-            user: &b.user,
-            password: &b.password,
-            cookie_file: &b.cookie_file,
-            rpc_timeout_secs: b.rpc_timeout_secs,
-        }
+        role_kit::rpc_keys!(self.bitcoind)
     }
 
     /// Connection keys of the secondary submit-only nodes (with the primary's RPC timeout).

@@ -76,6 +76,33 @@ impl TomlFile {
     pub fn load<T: DeserializeOwned>(&self, path: &Path) -> Result<T, ConfigError> {
         self.parse(&self.read(path)?)
     }
+
+    /// Parses TOML text and checks the values with `validate`.
+    pub fn parse_checked<T: DeserializeOwned>(
+        &self,
+        text: &str,
+        validate: impl FnOnce(&T) -> Result<(), ConfigError>,
+    ) -> Result<T, ConfigError> {
+        let cfg = self.parse(text)?;
+        validate(&cfg)?;
+        Ok(cfg)
+    }
+}
+
+/// The [`RpcKeys`](crate::node::RpcKeys) of a config section that has the fields `url`,
+/// `user`, `password`, `cookie_file` and `rpc_timeout_secs`.
+#[macro_export]
+macro_rules! rpc_keys {
+    ($section:expr) => {{
+        let s = &$section;
+        $crate::node::RpcKeys {
+            url: &s.url,
+            user: &s.user,
+            password: &s.password,
+            cookie_file: &s.cookie_file,
+            rpc_timeout_secs: s.rpc_timeout_secs,
+        }
+    }};
 }
 
 /// `url` must be `http://` followed by something (Bitcoin Core's RPC speaks plain HTTP).
