@@ -90,7 +90,8 @@ pub fn session_settings(cfg: &PoolConfig) -> SessionSettings {
     SessionSettings {
         channel: ChannelConfig {
             version_rolling_mask: cfg.version_mask(),
-            vardiff: Some(VardiffConfig {
+            // `min_difficulty == max_difficulty` pins the difficulty: no controller, no timer.
+            vardiff: (m.min_difficulty < m.max_difficulty).then(|| VardiffConfig {
                 target_share_interval_ms: (m.share_interval_secs * 1000.0) as u64,
                 min_difficulty: m.min_difficulty,
                 max_difficulty: m.max_difficulty,

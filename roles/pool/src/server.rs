@@ -216,10 +216,18 @@ async fn handle(tcp: TcpStream, peer: SocketAddr, shared: Arc<Shared>) -> Result
     let mut jobs = shared.jobs.clone();
     // Jobs already published are sent when a channel opens; only later changes are pushed here.
     jobs.borrow_and_update();
-    let mut tick = tokio::time::interval(Duration::from_millis(
-        shared.session.ack_interval_ms.max(10),
-    ));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Timers run only when there is something to do: the ack timer is armed while an
+    // acknowledgement is pending, the vardiff timer only with vardiff on. An idle connection
+    // costs no wake-ups, which leaves the core to block fan-out.
+    let ack_timer = tokio::time::sleep(Duration::ZERO);
+    tokio::pin!(ack_timer);
+    let mut ack_armed: Option<Instant> = None;
+    let vardiff_period = session.vardiff_poll_interval();
+    let mut vardiff_tick = tokio::time::interval_at(
+        tokio::time::Instant::now() + vardiff_period.unwrap_or(Duration::from_secs(3600)),
+        vardiff_period.unwrap_or(Duration::from_secs(3600)),
+    );
+    vardiff_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut outbox: Vec<Message> = Vec::new();
     let mut fanout_since: Option<Instant> = None;
     let result = loop {
@@ -269,9 +277,20 @@ async fn handle(tcp: TcpStream, peer: SocketAddr, shared: Arc<Shared>) -> Result
                     }
                 }
             }
-            _ = tick.tick() => {
-                session.on_tick(Instant::now(), &mut outbox);
+            _ = &mut ack_timer, if ack_armed.is_some() => {
+                ack_armed = None;
+                session.flush_due_acks(Instant::now(), &mut outbox);
             }
+            _ = vardiff_tick.tick(), if vardiff_period.is_some() => {
+                session.poll_vardiff(&mut outbox);
+            }
+        }
+        let due = session.ack_deadline();
+        if due != ack_armed {
+            if let Some(at) = due {
+                ack_timer.as_mut().reset(at.into());
+            }
+            ack_armed = due;
         }
         if !outbox.is_empty() {
             if let Err(e) = flush(&mut writer, &mut outbox, &mut out).await {

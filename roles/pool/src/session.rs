@@ -5,7 +5,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use sv2_codec::mining::{
     error_codes, CloseChannel, NewExtendedMiningJob, NewMiningJob, OpenExtendedMiningChannel,
@@ -442,12 +442,30 @@ impl MiningSession {
         }
     }
 
-    /// Timer: flushes pending acknowledgements, runs vardiff (SetTarget + a fresh job).
-    pub fn on_tick(&mut self, now: Instant, out: &mut Vec<Message>) {
-        let now_ms = unix_ms();
+    /// When the oldest pending acknowledgement falls due (`share_ack_interval_ms` after the
+    /// first share it covers), or `None` when nothing waits: the connection arms its ack timer
+    /// only then, so an idle connection is not woken for acknowledgements.
+    pub fn ack_deadline(&self) -> Option<Instant> {
+        let interval = Duration::from_millis(self.settings.ack_interval_ms);
+        self.channels
+            .values()
+            .filter(|ch| ch.ack_count > 0)
+            .filter_map(|ch| ch.ack_since)
+            .min()
+            .map(|t| t + interval)
+    }
+
+    /// How often [`MiningSession::poll_vardiff`] should run: a quarter of the target share
+    /// interval, between 100 ms and 2 s; `None` with a fixed difficulty (no timer at all).
+    pub fn vardiff_poll_interval(&self) -> Option<Duration> {
+        let vardiff = self.settings.channel.vardiff.as_ref()?;
+        let quarter = vardiff.target_share_interval_ms / 4;
+        Some(Duration::from_millis(quarter.clamp(100, 2_000)))
+    }
+
+    /// Ack timer: sends the acknowledgements that are due at `now`.
+    pub fn flush_due_acks(&mut self, now: Instant, out: &mut Vec<Message>) {
         let interval = self.settings.ack_interval_ms;
-        let current = self.recent_jobs.back().cloned();
-        let work_selection = self.work_selection();
         for ch in self.channels.values_mut() {
             if ch.ack_count > 0
                 && ch.ack_since.is_some_and(|t| {
@@ -456,6 +474,16 @@ impl MiningSession {
             {
                 out.push(ack(ch));
             }
+        }
+    }
+
+    /// Vardiff timer: sends SetTarget (and a fresh job) to every channel whose difficulty
+    /// changed.
+    pub fn poll_vardiff(&mut self, out: &mut Vec<Message>) {
+        let now_ms = unix_ms();
+        let current = self.recent_jobs.back().cloned();
+        let work_selection = self.work_selection();
+        for ch in self.channels.values_mut() {
             let changed = match &mut ch.kind {
                 Kind::Standard(c) => c.poll_vardiff(now_ms),
                 Kind::Extended(c) => c.poll_vardiff(now_ms),

@@ -45,6 +45,12 @@ pub fn pool_config(
     let (mining_extra, extra_tables) = mining_extra
         .split_once("#tables")
         .unwrap_or((mining_extra, ""));
+    // Tests acknowledge every share at once unless they set the batching themselves.
+    let ack = if mining_extra.contains("share_ack") {
+        ""
+    } else {
+        "share_ack_batch = 1\nshare_ack_interval_ms = 20"
+    };
     format!(
         r#"
 [server]
@@ -64,8 +70,7 @@ min_fee_refresh_secs = 1
 address = "{address}"
 
 [mining]
-share_ack_batch = 1
-share_ack_interval_ms = 20
+{ack}
 {mining_extra}
 
 [metrics]
