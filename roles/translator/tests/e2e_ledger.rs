@@ -116,8 +116,30 @@ partner_share = 0.25
     )
     .await;
     miner.stop();
+    // Blocks found just before the miner stopped are still being credited (a fast miner finds
+    // many on regtest): read the ledger once every credit has landed, i.e. the immature
+    // balances equal the rewards of every immature block and stay so for a flush interval.
+    let settled = |l: &pool::treasury::Ledger| -> Option<i64> {
+        let blocks = reports::blocks(l, None, 100_000).ok()?;
+        let rewards: i64 = blocks
+            .iter()
+            .filter(|b| b.status == "immature")
+            .map(|b| b.reward_sats)
+            .sum();
+        let credits: i64 = reports::balances(l).ok()?.iter().map(|b| b.immature).sum();
+        (rewards == credits).then_some(rewards)
+    };
+    let mut last = None;
+    eventually(Duration::from_secs(30), "the ledger settles", || {
+        std::thread::sleep(Duration::from_millis(1200));
+        let now = settled(&ledger);
+        let stable = now.is_some() && now == last;
+        last = now;
+        stable
+    })
+    .await;
     let accepted = standin.submitted_blocks();
-    let blocks = reports::blocks(&ledger, None, 10).expect("blocks");
+    let blocks = reports::blocks(&ledger, None, 100_000).expect("blocks");
     let credited: Vec<_> = blocks.iter().filter(|b| b.status == "immature").collect();
     for b in &credited {
         assert!(
