@@ -4,8 +4,12 @@
 //! * [`miner`]: SV2 and SV1 CPU miners (and an SV1 many-connection load generator) with stats handles.
 //! * [`loadgen`]: the `sv2-loadgen` load generator (SV2 connections to a pool, SV1 miners
 //!   through a translator) with latency, fan-out, RSS and CPU measurements.
+//! * [`fixtures`]: authority keys, regtest addresses and pool config text for the roles' e2e tests.
+//! * [`cli`]: running a role's binary on (edited copies of) its example config.
 #![deny(missing_docs)]
 
 pub mod bitcoind;
+pub mod cli;
+pub mod fixtures;
 pub mod loadgen;
 pub mod miner;

@@ -1,44 +1,29 @@
 //! The `sv2-jd-client` binary: config checking and errors naming the key.
 
-use std::process::Command;
+use test_utils::cli::{assert_config_error, assert_ok, example, run_with_config, EditedConfig};
 
-fn example() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/jd-client.example.toml")
+const BIN: &str = env!("CARGO_BIN_EXE_sv2-jd-client");
+
+fn example_config() -> std::path::PathBuf {
+    example(env!("CARGO_MANIFEST_DIR"), "jd-client.example.toml")
 }
 
 #[test]
 fn check_config_accepts_the_example() {
-    let out = Command::new(env!("CARGO_BIN_EXE_sv2-jd-client"))
-        .arg("--config")
-        .arg(example())
-        .arg("check-config")
-        .output()
-        .expect("binary runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    assert_ok(
+        &run_with_config(BIN, &example_config(), &["check-config"]),
+        ": ok",
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains(": ok"));
 }
 
 #[test]
 fn bad_configs_name_the_key_and_exit_2() {
-    let dir = std::env::temp_dir().join(format!("jdc-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let bad = dir.join("bad.toml");
-    let text = std::fs::read_to_string(example())
-        .unwrap()
-        .replace("pool.example.com:34264", "no-port");
-    std::fs::write(&bad, text).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_sv2-jd-client"))
-        .arg("--config")
-        .arg(&bad)
-        .arg("check-config")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("upstream[0].jds_address"), "{err}");
-    let _ = std::fs::remove_dir_all(dir);
+    let bad = EditedConfig::new(
+        &example_config(),
+        "jdc-cli",
+        "pool.example.com:34264",
+        "no-port",
+    );
+    let out = run_with_config(BIN, &bad.path, &["check-config"]);
+    assert_config_error(&out, "upstream[0].jds_address");
 }

@@ -5,8 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bitcoin::secp256k1::{Keypair, Secp256k1, SecretKey};
-use bitcoin::{Address, CompressedPublicKey, Network, ScriptBuf, TxOut};
+use bitcoin::{Address, ScriptBuf, TxOut};
 use bytes::BytesMut;
 use jd_server::{JdsConfig, JdsHandle};
 use node_rpc::{NodeAuth, NodeClient, NodeConfig};
@@ -18,34 +17,22 @@ use sv2_mining::coinbase::{witness_reserved_value, CoinbaseBuilder, Payout};
 use sv2_mining::merkle::merkle_path_for_coinbase;
 use sv2_noise::secp256k1::XOnlyPublicKey;
 use test_utils::bitcoind::{StandIn, StandInConfig};
+use test_utils::fixtures::PoolToml;
 use tokio::net::TcpStream;
 
 /// Token secret shared by the test JDS and pool.
 pub const SECRET: &str = "5e3f8c2a1b0d9e7f6a5b4c3d2e1f00112233445566778899aabbccddeeff0011";
 
-/// An authority key pair and its encodings.
-pub struct Authority {
-    pub xonly: XOnlyPublicKey,
-    pub public: String,
-    pub secret: String,
-}
+pub use test_utils::fixtures::Authority;
 
+/// A fresh authority key pair.
 pub fn authority() -> Authority {
-    let secp = Secp256k1::new();
-    let kp = Keypair::new(&secp, &mut bitcoin::secp256k1::rand::thread_rng());
-    let (xonly, _) = kp.x_only_public_key();
-    Authority {
-        xonly,
-        public: sv2_noise::encode_public_key(&xonly),
-        secret: sv2_noise::encode_secret_key(&kp.secret_key()),
-    }
+    Authority::generate()
 }
 
 /// A regtest P2WPKH address from a fixed seed.
 pub fn address(seed: u8) -> Address {
-    let secp = Secp256k1::new();
-    let sk = SecretKey::from_slice(&[seed; 32]).expect("valid constant key");
-    Address::p2wpkh(&CompressedPublicKey(sk.public_key(&secp)), Network::Regtest)
+    test_utils::fixtures::regtest_address(seed)
 }
 
 /// The pool's payout address in these tests.
@@ -150,40 +137,14 @@ pub fn pool_config(node: &StandIn, auth: &Authority, secret: Option<&str>) -> St
     let jd = secret
         .map(|s| format!("[job_declaration]\ntoken_secret = \"{s}\"\n"))
         .unwrap_or_default();
-    format!(
-        r#"
-[server]
-listen = "127.0.0.1:0"
-authority_public_key = "{}"
-authority_secret_key = "{}"
-pool_tag = "/jd-test/"
-
-[bitcoind]
-url = "{}"
-user = "pool"
-password = "poolpass"
-poll_interval_ms = 100
-min_fee_refresh_secs = 1
-
-[[payout]]
-address = "{}"
-
-[mining]
-initial_difficulty = 0.00001
-min_difficulty = 0.000001
-share_ack_batch = 1
-share_ack_interval_ms = 20
-
-[metrics]
-listen = ""
-
-{jd}
-"#,
-        auth.public,
-        auth.secret,
-        node.url(),
-        pool_address()
-    )
+    let payout = pool_address().to_string();
+    PoolToml {
+        pool_tag: "/jd-test/",
+        mining: "initial_difficulty = 0.00001\nmin_difficulty = 0.000001",
+        tables: &jd,
+        ..PoolToml::new(node, auth, &payout)
+    }
+    .text()
 }
 
 /// Starts a pool on `node` and waits for its first job.

@@ -5,8 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bitcoin::secp256k1::{Keypair, Secp256k1, SecretKey};
-use bitcoin::{Address, CompressedPublicKey, Network, ScriptBuf};
+use bitcoin::ScriptBuf;
 use bytes::BytesMut;
 use pool::accounting::MemorySink;
 use pool::config::PoolConfig;
@@ -15,6 +14,7 @@ use sv2_codec::common::SetupConnection;
 use sv2_codec::{Frame, Message, Protocol};
 use sv2_noise::secp256k1::XOnlyPublicKey;
 use test_utils::bitcoind::{StandIn, StandInConfig};
+use test_utils::fixtures::{regtest_address, Authority, PoolToml};
 use tokio::net::TcpStream;
 
 /// A running stand-in and pool.
@@ -26,58 +26,22 @@ pub struct Env {
     pub sink: Arc<MemorySink>,
 }
 
-fn regtest_address(seed: u8) -> Address {
-    let secp = Secp256k1::new();
-    let sk = SecretKey::from_slice(&[seed; 32]).expect("valid constant key");
-    let pk = CompressedPublicKey(sk.public_key(&secp));
-    Address::p2wpkh(&pk, Network::Regtest)
-}
-
-/// Pool config text for a stand-in at `url`; `extra` is appended (TOML tables).
-pub fn pool_config(
-    url: &str,
-    authority_pub: &str,
-    authority_secret: &str,
-    address: &str,
-    mining_extra: &str,
-) -> String {
-    // `mining_extra` may carry further tables after a line `#tables`.
-    let (mining_extra, extra_tables) = mining_extra
+/// Pool config text for a stand-in at `url`; `mining_extra` goes into `[mining]` and may
+/// carry further tables after a line `#tables`.
+pub fn pool_config(url: &str, authority: &Authority, address: &str, mining_extra: &str) -> String {
+    let (mining, tables) = mining_extra
         .split_once("#tables")
         .unwrap_or((mining_extra, ""));
-    // Tests acknowledge every share at once unless they set the batching themselves.
-    let ack = if mining_extra.contains("share_ack") {
-        ""
-    } else {
-        "share_ack_batch = 1\nshare_ack_interval_ms = 20"
-    };
-    format!(
-        r#"
-[server]
-listen = "127.0.0.1:0"
-authority_public_key = "{authority_pub}"
-authority_secret_key = "{authority_secret}"
-pool_tag = "/e2e-test/"
-
-[bitcoind]
-url = "{url}"
-user = "pool"
-password = "poolpass"
-poll_interval_ms = 100
-min_fee_refresh_secs = 1
-
-[[payout]]
-address = "{address}"
-
-[mining]
-{ack}
-{mining_extra}
-
-[metrics]
-listen = ""
-{extra_tables}
-"#
-    )
+    PoolToml {
+        listen: "127.0.0.1:0",
+        authority,
+        url: url.to_owned(),
+        payout: address,
+        pool_tag: "/e2e-test/",
+        mining,
+        tables,
+    }
+    .text()
 }
 
 /// Starts a stand-in (with `premine` blocks) and a pool on it.
@@ -106,16 +70,11 @@ pub async fn start(premine: u32, mining_extra: &str) -> Env {
 
 /// Starts a pool on an existing stand-in without waiting for a job.
 pub async fn start_on(standin: StandIn, mining_extra: &str) -> Env {
-    let secp = Secp256k1::new();
-    let kp = Keypair::new(&secp, &mut bitcoin::secp256k1::rand::thread_rng());
-    let (xonly, _) = kp.x_only_public_key();
-    let pub_s = sv2_noise::encode_public_key(&xonly);
-    let sec_s = sv2_noise::encode_secret_key(&kp.secret_key());
+    let authority = Authority::generate();
     let address = regtest_address(7);
     let text = pool_config(
         &standin.url(),
-        &pub_s,
-        &sec_s,
+        &authority,
         &address.to_string(),
         mining_extra,
     );
@@ -127,7 +86,7 @@ pub async fn start_on(standin: StandIn, mining_extra: &str) -> Env {
     Env {
         standin,
         pool,
-        authority: xonly,
+        authority: authority.xonly,
         payout_script: address.script_pubkey(),
         sink,
     }

@@ -6,8 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bitcoin::secp256k1::{Keypair, Secp256k1, SecretKey};
-use bitcoin::{Address, CompressedPublicKey, Network};
+use bitcoin::secp256k1::Keypair;
 use pool::accounting::MemorySink;
 use pool::config::PoolConfig;
 use pool::PoolHandle;
@@ -17,6 +16,7 @@ use sv2_mining::sha256d::sha256d;
 use sv2_mining::target::Target;
 use sv2_noise::secp256k1::XOnlyPublicKey;
 use test_utils::bitcoind::{StandIn, StandInConfig};
+use test_utils::fixtures::{regtest_address, Authority, PoolToml};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
@@ -40,16 +40,9 @@ impl PoolEnv {
     }
 }
 
-fn payout_address() -> Address {
-    let secp = Secp256k1::new();
-    let sk = SecretKey::from_slice(&[9; 32]).expect("valid constant key");
-    Address::p2wpkh(&CompressedPublicKey(sk.public_key(&secp)), Network::Regtest)
-}
-
 /// A fresh authority key pair.
 pub fn authority() -> Keypair {
-    let secp = Secp256k1::new();
-    Keypair::new(&secp, &mut bitcoin::secp256k1::rand::thread_rng())
+    Authority::generate().keypair
 }
 
 /// Starts a stand-in and a pool listening on `listen` (e.g. `127.0.0.1:0`).
@@ -62,43 +55,17 @@ pub async fn start_pool_with(listen: &str, kp: &Keypair, mining_extra: &str) -> 
     let standin = StandIn::start(StandInConfig::default())
         .await
         .expect("stand-in starts");
-    let (xonly, _) = kp.x_only_public_key();
-    let text = format!(
-        r#"
-[server]
-listen = "{listen}"
-authority_public_key = "{pubkey}"
-authority_secret_key = "{secret}"
-pool_tag = "/translator-e2e/"
-
-[bitcoind]
-url = "{url}"
-user = "pool"
-password = "poolpass"
-poll_interval_ms = 100
-min_fee_refresh_secs = 1
-
-[[payout]]
-address = "{address}"
-
-[mining]
-share_ack_batch = 1
-share_ack_interval_ms = 20
-share_interval_secs = 0.1
-{POOL_EASY}
-{mining_extra}
-
-[accounting]
-flush_interval_secs = 1
-
-[metrics]
-listen = ""
-"#,
-        pubkey = sv2_noise::encode_public_key(&xonly),
-        secret = sv2_noise::encode_secret_key(&kp.secret_key()),
-        url = standin.url(),
-        address = payout_address(),
-    );
+    let authority = Authority::from_keypair(*kp);
+    let payout = regtest_address(9).to_string();
+    let mining = format!("share_interval_secs = 0.1\n{POOL_EASY}\n{mining_extra}");
+    let text = PoolToml {
+        listen,
+        pool_tag: "/translator-e2e/",
+        mining: &mining,
+        tables: "\n[accounting]\nflush_interval_secs = 1\n",
+        ..PoolToml::new(&standin, &authority, &payout)
+    }
+    .text();
     let cfg = PoolConfig::parse(&text).expect("pool config valid");
     let sink = Arc::new(MemorySink::default());
     let mut pool = pool::start_pool(cfg, sink.clone())
@@ -111,7 +78,7 @@ listen = ""
     PoolEnv {
         standin,
         pool,
-        authority: xonly,
+        authority: authority.xonly,
         sink,
     }
 }
