@@ -15,8 +15,6 @@ use pool::jobs::PoolJob;
 use pool::server::Shared;
 use pool::session::{ChannelAllocator, ObservedShare, ShareObserver};
 use sv2_mining::extranonce::ExtranonceAllocator;
-use sv2_noise::ServerKeys;
-use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
@@ -41,13 +39,8 @@ pub enum DownstreamError {
     #[error("{0}")]
     Config(String),
     /// The listener could not be bound.
-    #[error("cannot listen on {addr}: {detail}")]
-    Listen {
-        /// Address.
-        addr: SocketAddr,
-        /// Error.
-        detail: String,
-    },
+    #[error(transparent)]
+    Listen(#[from] role_kit::net::ListenError),
 }
 
 /// The pool configuration the reused server and sessions read: listener limits and the
@@ -95,14 +88,13 @@ pub async fn start(
     solutions: mpsc::Sender<BlockSolution>,
 ) -> Result<Downstream, DownstreamError> {
     let d = &cfg.downstream;
-    let authority =
-        sv2_noise::decode_authority_keypair(&d.authority_public_key, &d.authority_secret_key)
-            .map_err(|e| {
-                DownstreamError::Config(format!(
-                    "config keys `downstream.authority_public_key` / `downstream.authority_secret_key`: {e}. Fix: generate a pair with `sv2-keys authority`"
-                ))
-            })?;
-    let keys = ServerKeys::from_authority(authority, Duration::from_secs(d.cert_validity_secs));
+    let keys = role_kit::net::server_keys(
+        "downstream",
+        &d.authority_public_key,
+        &d.authority_secret_key,
+        d.cert_validity_secs,
+    )
+    .map_err(DownstreamError::Config)?;
     let pc = pool_config(cfg)?;
     let mut session = pool::run::session_settings(&pc);
     session.share_observer = Some(Arc::new(Forwarder(shares)));
@@ -111,16 +103,7 @@ pub async fn start(
     let extranonce = ExtranonceAllocator::new(Vec::new(), total - client, total).map_err(|e| {
         DownstreamError::Config(format!("config key `downstream.extranonce_size`: {e}"))
     })?;
-    let listener = TcpListener::bind(d.listen)
-        .await
-        .map_err(|e| DownstreamError::Listen {
-            addr: d.listen,
-            detail: e.to_string(),
-        })?;
-    let local = listener.local_addr().map_err(|e| DownstreamError::Listen {
-        addr: d.listen,
-        detail: e.to_string(),
-    })?;
+    let (listener, local) = role_kit::net::bind(d.listen).await?;
     let work = Arc::new(WorkAggregator::new());
     let allocator = Arc::new(ChannelAllocator::new(extranonce));
     let shared = Arc::new(Shared {

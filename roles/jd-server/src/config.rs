@@ -264,34 +264,14 @@ impl JdsConfig {
 
     /// The token key (`token_secret` or the file's contents).
     pub fn token_key(&self) -> Result<TokenKey, ConfigError> {
-        let t = &self.tokens;
-        let (text, key) = match (&t.token_secret, &t.token_secret_file) {
-            (Some(s), None) => (s.clone(), "tokens.token_secret"),
-            (None, Some(path)) => (
-                std::fs::read_to_string(path).map_err(|e| {
-                    ConfigError::new(
-                        "tokens.token_secret_file",
-                        format!("cannot read {}: {e}", path.display()),
-                        "point it at a file holding 64 hex digits",
-                    )
-                })?,
-                "tokens.token_secret_file",
-            ),
-            _ => {
-                return Err(ConfigError::new(
-                    "tokens.token_secret",
-                    "set exactly one of token_secret and token_secret_file",
-                    "generate one with `openssl rand -hex 32`; the pool's [job_declaration] needs the same",
-                ))
-            }
-        };
-        TokenKey::from_hex(&text).ok_or_else(|| {
-            ConfigError::new(
-                key,
-                "not 64 hex digits",
-                "generate one with `openssl rand -hex 32`; the pool's [job_declaration] needs the same",
-            )
-        })
+        role_kit::config::hex_secret(
+            "tokens",
+            "token_secret",
+            self.tokens.token_secret.as_deref(),
+            self.tokens.token_secret_file.as_deref(),
+            "generate one with `openssl rand -hex 32`; the pool's [job_declaration] needs the same",
+            TokenKey::from_hex,
+        )
     }
 
     /// `min_pool_share` in parts per million.

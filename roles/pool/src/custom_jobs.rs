@@ -241,38 +241,14 @@ pub fn follow_pool_tip(channel: &mut ExtendedChannel, job: &PoolJob, custom_heig
 pub fn key_from_config(
     cfg: &crate::config::JobDeclarationConfig,
 ) -> Result<TokenKey, crate::config::ConfigError> {
-    let err = |key: &str, problem: String, fix: &str| crate::config::ConfigError {
-        key: key.to_owned(),
-        problem,
-        fix: fix.to_owned(),
-    };
-    let (text, key) = match (&cfg.token_secret, &cfg.token_secret_file) {
-        (Some(s), None) => (s.clone(), "job_declaration.token_secret"),
-        (None, Some(path)) => (
-            std::fs::read_to_string(path).map_err(|e| {
-                err(
-                    "job_declaration.token_secret_file",
-                    format!("cannot read {}: {e}", path.display()),
-                    "point it at a file holding 64 hex digits",
-                )
-            })?,
-            "job_declaration.token_secret_file",
-        ),
-        _ => {
-            return Err(err(
-                "job_declaration.token_secret",
-                "set exactly one of token_secret and token_secret_file".into(),
-                "use the secret the job declarator server has (sv2-jd-server `token_secret`)",
-            ))
-        }
-    };
-    TokenKey::from_hex(&text).ok_or_else(|| {
-        err(
-            key,
-            "not 64 hex digits".into(),
-            "generate one with `openssl rand -hex 32` and give the same to sv2-jd-server",
-        )
-    })
+    role_kit::config::hex_secret(
+        "job_declaration",
+        "token_secret",
+        cfg.token_secret.as_deref(),
+        cfg.token_secret_file.as_deref(),
+        "generate one with `openssl rand -hex 32` and give the same to sv2-jd-server",
+        TokenKey::from_hex,
+    )
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use dashmap::DashMap;
+use role_kit::net::send_all;
 use sv2_codec::common::{error_codes, mining_flags, SetupConnectionError, SetupConnectionSuccess};
 use sv2_codec::{CommonMessage, Frame, Message, Protocol};
 use sv2_noise::ServerKeys;
@@ -123,6 +124,15 @@ pub enum ConnError {
     /// The session decided to close (limits, protocol violation).
     #[error("closed by pool: {0}")]
     Closed(String),
+}
+
+impl From<role_kit::net::SendError> for ConnError {
+    fn from(e: role_kit::net::SendError) -> Self {
+        match e {
+            role_kit::net::SendError::Codec(d) => ConnError::Codec(d),
+            role_kit::net::SendError::Transport(d) => ConnError::Transport(d),
+        }
+    }
 }
 
 async fn handle(tcp: TcpStream, peer: SocketAddr, shared: Arc<Shared>) -> Result<(), ConnError> {
@@ -267,7 +277,8 @@ async fn handle(tcp: TcpStream, peer: SocketAddr, shared: Arc<Shared>) -> Result
                 let mut solutions = Vec::new();
                 if let Err(reason) = session.on_message(msg, current.as_ref(), Instant::now(), &mut outbox, &mut solutions) {
                     // flush what we have (e.g. error replies) then close
-                    let _ = flush(&mut writer, &mut outbox, &mut out).await;
+                    shared.work.commit();
+                    let _ = send_all(&mut writer, &mut outbox, &mut out).await;
                     break Err(ConnError::Closed(reason));
                 }
                 for s in solutions {
@@ -293,8 +304,10 @@ async fn handle(tcp: TcpStream, peer: SocketAddr, shared: Arc<Shared>) -> Result
             ack_armed = due;
         }
         if !outbox.is_empty() {
-            if let Err(e) = flush(&mut writer, &mut outbox, &mut out).await {
-                break Err(e);
+            // Work is journaled before its acknowledgement leaves (crash safety).
+            shared.work.commit();
+            if let Err(e) = send_all(&mut writer, &mut outbox, &mut out).await {
+                break Err(e.into());
             }
             if let Some(t) = fanout_since.take() {
                 metrics::histogram!("pool_new_block_to_prevhash_seconds")
@@ -304,24 +317,4 @@ async fn handle(tcp: TcpStream, peer: SocketAddr, shared: Arc<Shared>) -> Result
     };
     session.close();
     result
-}
-
-async fn flush<W: tokio::io::AsyncWrite + Unpin>(
-    writer: &mut sv2_noise::NoiseWriter<W>,
-    outbox: &mut Vec<Message>,
-    buf: &mut BytesMut,
-) -> Result<(), ConnError> {
-    for m in outbox.drain(..) {
-        buf.clear();
-        m.encode_frame(buf)
-            .map_err(|e| ConnError::Codec(e.to_string()))?;
-        writer
-            .feed(&buf[..])
-            .await
-            .map_err(|e| ConnError::Transport(e.to_string()))?;
-    }
-    writer
-        .flush()
-        .await
-        .map_err(|e| ConnError::Transport(e.to_string()))
 }

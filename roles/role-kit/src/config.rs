@@ -215,6 +215,43 @@ pub fn share_interval(key: &str, secs: f64) -> Result<(), ConfigError> {
     }
 }
 
+/// A 32-byte secret given inline (`{section}.{name}`) or as the contents of a file
+/// (`{section}.{name}_file`): exactly one must be set, and `parse` must accept the text
+/// (64 hex digits). `fix` is the fix reported when neither or both are set or the text is not
+/// a key.
+pub fn hex_secret<T>(
+    section: &str,
+    name: &str,
+    inline: Option<&str>,
+    file: Option<&Path>,
+    fix: &str,
+    parse: impl FnOnce(&str) -> Option<T>,
+) -> Result<T, ConfigError> {
+    let inline_key = format!("{section}.{name}");
+    let file_key = format!("{section}.{name}_file");
+    let (text, key) = match (inline, file) {
+        (Some(s), None) => (s.to_owned(), inline_key),
+        (None, Some(path)) => (
+            std::fs::read_to_string(path).map_err(|e| {
+                ConfigError::new(
+                    file_key.as_str(),
+                    format!("cannot read {}: {e}", path.display()),
+                    "point it at a file holding 64 hex digits",
+                )
+            })?,
+            file_key,
+        ),
+        _ => {
+            return Err(ConfigError::new(
+                inline_key,
+                format!("set exactly one of {name} and {name}_file"),
+                fix,
+            ))
+        }
+    };
+    parse(&text).ok_or_else(|| ConfigError::new(key, "not 64 hex digits", fix))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -287,5 +324,32 @@ mod tests {
         assert!(max_frame_bytes("k", (1 << 24) - 1, "f").is_ok());
         assert!(share_interval("k", f64::NAN).is_err());
         assert!(share_interval("k", 0.1).is_ok());
+    }
+
+    fn four(t: &str) -> Option<u8> {
+        (t.trim() == "ab").then_some(0xab)
+    }
+
+    #[test]
+    fn hex_secret_inline_file_and_errors() {
+        let ok = hex_secret("t", "token_secret", Some("ab"), None, "fx", four);
+        assert_eq!(ok, Ok(0xab));
+        let e = hex_secret("t", "token_secret", Some("zz"), None, "fx", four).unwrap_err();
+        assert_eq!(e.key, "t.token_secret");
+        assert_eq!(e.problem, "not 64 hex digits");
+        let e = hex_secret("t", "token_secret", None, None, "fx", four).unwrap_err();
+        assert_eq!(
+            e.problem,
+            "set exactly one of token_secret and token_secret_file"
+        );
+        assert_eq!(e.fix, "fx");
+        let missing = Path::new("/nonexistent/secret");
+        let e = hex_secret("t", "token_secret", None, Some(missing), "fx", four).unwrap_err();
+        assert_eq!(e.key, "t.token_secret_file");
+        let dir = std::env::temp_dir().join(format!("role-kit-secret-{}", std::process::id()));
+        std::fs::write(&dir, "ab\n").unwrap();
+        let ok = hex_secret("t", "token_secret", None, Some(&dir), "fx", four);
+        let _ = std::fs::remove_file(&dir);
+        assert_eq!(ok, Ok(0xab));
     }
 }
