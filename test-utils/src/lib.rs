@@ -6,6 +6,8 @@
 //!   through a translator) with latency, fan-out, RSS and CPU measurements.
 //! * [`fixtures`]: authority keys, regtest addresses and pool config text for the roles' e2e tests.
 //! * [`cli`]: running a role's binary on (edited copies of) its example config.
+//! * [`proc`]: external processes: find a binary, start it (killed on drop), wait for its port.
+//! * [`sri`]: SRI's translator (`translator_sv2`) in front of a pool.
 #![deny(missing_docs)]
 
 pub mod bitcoind;
@@ -13,3 +15,5 @@ pub mod cli;
 pub mod fixtures;
 pub mod loadgen;
 pub mod miner;
+pub mod proc;
+pub mod sri;

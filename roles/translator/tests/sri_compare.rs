@@ -10,37 +10,10 @@
 
 mod common;
 
-use std::path::PathBuf;
-use std::process::Stdio;
 use std::time::Duration;
 
 use common::{authority, settings, start_pool, start_translator, RawMiner};
 use sv1::{Notification, ServerMessage};
-use tokio::process::Command;
-
-fn sri_binary() -> Option<PathBuf> {
-    if let Ok(p) = std::env::var("SRI_TRANSLATOR_BIN") {
-        return Some(PathBuf::from(p));
-    }
-    let mut candidates = Vec::new();
-    if let Ok(home) = std::env::var("CARGO_HOME") {
-        candidates.push(PathBuf::from(home).join("bin/translator_sv2"));
-    }
-    if let Ok(home) = std::env::var("HOME") {
-        candidates.push(PathBuf::from(home).join(".cargo/bin/translator_sv2"));
-    }
-    if let Ok(path) = std::env::var("PATH") {
-        candidates.extend(std::env::split_paths(&path).map(|d| d.join("translator_sv2")));
-    }
-    candidates.into_iter().find(|p| p.is_file())
-}
-
-fn free_port() -> u16 {
-    let start = 30_000 - (std::process::id() % 5_000) as u16;
-    (start..32_000)
-        .find(|p| std::net::TcpListener::bind(("127.0.0.1", *p)).is_ok())
-        .expect("a free port")
-}
 
 /// What a client sees from connecting to its first job.
 #[derive(Debug)]
@@ -105,11 +78,7 @@ async fn session(m: &mut RawMiner) -> Session {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn same_observable_behaviour_as_sri_where_documented() {
-    let Some(bin) = sri_binary() else {
-        if std::env::var_os("CI").is_some() {
-            panic!("translator_sv2 not installed: .ci/run must install it");
-        }
-        eprintln!("SKIPPED: translator_sv2 (SRI) not installed; run `cargo install --locked --no-default-features translator_sv2 --version 0.6.0`");
+    let Some(bin) = test_utils::sri::binary() else {
         return;
     };
     let kp = authority();
@@ -117,55 +86,9 @@ async fn same_observable_behaviour_as_sri_where_documented() {
     let key = sv2_noise::encode_public_key(&env.authority);
 
     // SRI's translator in front of the pool.
-    let dir = std::env::temp_dir().join(format!("sri-cmp-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let port = free_port();
-    let config = format!(
-        r#"
-downstream_address = "127.0.0.1"
-downstream_port = {port}
-max_supported_version = 2
-min_supported_version = 2
-downstream_extranonce2_size = 4
-verify_payout = false
-aggregate_channels = true
-supported_extensions = []
-
-[downstream_difficulty_config]
-min_individual_miner_hashrate = 100_000.0
-shares_per_minute = 60.0
-enable_vardiff = false
-job_keepalive_interval_secs = 60
-
-[[upstreams]]
-address = "127.0.0.1"
-port = {pool_port}
-authority_pubkey = "{key}"
-user_identity = "cmp.sri"
-"#,
-        pool_port = env.pool.local_addr.port(),
-    );
-    let cfg_path = dir.join("tproxy.toml");
-    std::fs::write(&cfg_path, config).expect("write config");
-    let mut child = Command::new(&bin)
-        .arg("-c")
-        .arg(&cfg_path)
-        .current_dir(&dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start translator_sv2");
-    let sri_addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
-    let mut listening = false;
-    for _ in 0..100 {
-        if tokio::net::TcpStream::connect(sri_addr).await.is_ok() {
-            listening = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(listening, "translator_sv2 did not start listening");
+    let sri_proc =
+        test_utils::sri::start(&bin, "sri-cmp", env.pool.local_addr, &key, "cmp.sri").await;
+    let sri_addr = sri_proc.addr;
 
     // Ours in front of the same pool.
     let t = start_translator(settings(
@@ -217,6 +140,6 @@ user_identity = "cmp.sri"
     for m in [&mut sri, &mut me] {
         m.mine_accepted_share(0x0012_e000).await;
     }
-    let _ = child.kill().await;
+    sri_proc.stop().await;
     t.shutdown().await;
 }
