@@ -102,8 +102,7 @@ min_fee_refresh_secs = 1
 address = "{payout}"
 
 [mining]
-share_ack_batch = 1
-share_ack_interval_ms = 20
+{ack}
 {mining}
 
 [metrics]
@@ -118,6 +117,12 @@ listen = ""
             payout = self.payout,
             mining = self.mining,
             tables = self.tables,
+            // Every share acknowledged at once, unless the test sets the batching itself.
+            ack = if self.mining.contains("share_ack") {
+                ""
+            } else {
+                "share_ack_batch = 1\nshare_ack_interval_ms = 20"
+            },
         )
     }
 }

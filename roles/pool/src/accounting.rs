@@ -2,8 +2,11 @@
 //! handed to a [`WorkSink`] in batches (never one call per share).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::work_journal::{JournalEntry, WorkJournal};
 
 /// A worker identity split by the `site.worker` convention.
 ///
@@ -101,6 +104,45 @@ pub trait WorkSink: Send + Sync {
     fn record_work(&self, batch: &[WorkRecord]) -> Result<(), SinkError>;
     /// One found block.
     fn record_block(&self, block: &FoundBlock) -> Result<(), SinkError>;
+    /// A batch that covers the work journal up to sequence number `journal_upto`: a durable
+    /// sink stores that number with the work, atomically (see [`WorkSink::journal_applied`]).
+    fn record_journaled_work(
+        &self,
+        batch: &[WorkRecord],
+        journal_upto: u64,
+    ) -> Result<(), SinkError> {
+        let _ = journal_upto;
+        self.record_work(batch)
+    }
+    /// The last work journal sequence number this sink holds, or `None` if the sink does not
+    /// keep work durably (then no journal is kept).
+    fn journal_applied(&self) -> Result<Option<u64>, SinkError> {
+        Ok(None)
+    }
+}
+
+/// Work records (one per worker, window from the first to the last commit) of journal entries
+/// replayed after a restart.
+pub fn records_from_journal(entries: &[JournalEntry]) -> Vec<WorkRecord> {
+    let mut by_worker: HashMap<WorkerId, WorkRecord> = HashMap::new();
+    for e in entries {
+        let r = by_worker
+            .entry(e.worker.clone())
+            .or_insert_with(|| WorkRecord {
+                worker: e.worker.clone(),
+                window_start: e.time,
+                window_end: e.time,
+                shares: 0,
+                difficulty_sum: 0.0,
+                rejected: 0,
+            });
+        r.window_start = r.window_start.min(e.time);
+        r.window_end = r.window_end.max(e.time);
+        r.shares = r.shares.saturating_add(e.shares);
+        r.difficulty_sum += e.difficulty_sum;
+        r.rejected = r.rejected.saturating_add(e.rejected);
+    }
+    by_worker.into_values().collect()
 }
 
 /// A sink failed to record.
@@ -187,6 +229,24 @@ impl WorkSink for FanoutSink {
         }
         Ok(())
     }
+    fn record_journaled_work(
+        &self,
+        batch: &[WorkRecord],
+        journal_upto: u64,
+    ) -> Result<(), SinkError> {
+        for s in &self.0 {
+            s.record_journaled_work(batch, journal_upto)?;
+        }
+        Ok(())
+    }
+    fn journal_applied(&self) -> Result<Option<u64>, SinkError> {
+        for s in &self.0 {
+            if let Some(seq) = s.journal_applied()? {
+                return Ok(Some(seq));
+            }
+        }
+        Ok(None)
+    }
 }
 
 #[derive(Default, Clone, Copy)]
@@ -197,9 +257,24 @@ struct Tally {
 }
 
 /// In-memory aggregation between flushes; cheap to call per share (one short lock on a shard).
+///
+/// With a [`WorkJournal`] attached, shares first land in `pending`; [`WorkAggregator::commit`]
+/// (called before acknowledgements go out) appends them to the journal and moves them into
+/// the flush window, so acknowledged work survives a crash.
 pub struct WorkAggregator {
     shards: Vec<Mutex<HashMap<WorkerId, Tally>>>,
+    pending: Vec<Mutex<HashMap<WorkerId, Tally>>>,
+    pending_count: AtomicU64,
+    journal: Option<Mutex<WorkJournal>>,
     window_start: Mutex<u64>,
+}
+
+/// Work drained for one ledger flush.
+pub struct DrainedWork {
+    /// Per-worker totals of the window.
+    pub records: Vec<WorkRecord>,
+    /// Last journal sequence number the records cover (`None` without a journal).
+    pub journal_upto: Option<u64>,
 }
 
 impl Default for WorkAggregator {
@@ -217,24 +292,48 @@ pub fn unix_now() -> u64 {
 }
 
 impl WorkAggregator {
-    /// New empty aggregator.
+    /// New empty aggregator without a journal.
     pub fn new() -> Self {
+        Self::build(None)
+    }
+
+    /// New aggregator journaling committed work to `journal`.
+    pub fn with_journal(journal: WorkJournal) -> Self {
+        Self::build(Some(Mutex::new(journal)))
+    }
+
+    fn build(journal: Option<Mutex<WorkJournal>>) -> Self {
+        let shards = || (0..16).map(|_| Mutex::new(HashMap::new())).collect();
         WorkAggregator {
-            shards: (0..16).map(|_| Mutex::new(HashMap::new())).collect(),
+            shards: shards(),
+            pending: shards(),
+            pending_count: AtomicU64::new(0),
+            journal,
             window_start: Mutex::new(unix_now()),
         }
     }
 
-    fn shard(&self, w: &WorkerId) -> &Mutex<HashMap<WorkerId, Tally>> {
+    fn shard_index(&self, w: &WorkerId) -> usize {
         use std::hash::{Hash, Hasher};
         let mut h = std::collections::hash_map::DefaultHasher::new();
         w.hash(&mut h);
-        &self.shards[(h.finish() as usize) % self.shards.len()]
+        (h.finish() as usize) % self.shards.len()
+    }
+
+    /// Where new work goes: the pending tallies with a journal, the window without.
+    fn intake(&self, w: &WorkerId) -> &Mutex<HashMap<WorkerId, Tally>> {
+        let i = self.shard_index(w);
+        if self.journal.is_some() {
+            self.pending_count.fetch_add(1, Ordering::Relaxed);
+            &self.pending[i]
+        } else {
+            &self.shards[i]
+        }
     }
 
     /// Counts one accepted share credited at `difficulty`.
     pub fn accepted(&self, worker: &WorkerId, difficulty: f64) {
-        if let Ok(mut m) = self.shard(worker).lock() {
+        if let Ok(mut m) = self.intake(worker).lock() {
             let t = m.entry(worker.clone()).or_default();
             t.shares += 1;
             t.difficulty += difficulty;
@@ -243,8 +342,93 @@ impl WorkAggregator {
 
     /// Counts one rejected share.
     pub fn rejected(&self, worker: &WorkerId) {
-        if let Ok(mut m) = self.shard(worker).lock() {
+        if let Ok(mut m) = self.intake(worker).lock() {
             m.entry(worker.clone()).or_default().rejected += 1;
+        }
+    }
+
+    /// Makes the work counted so far durable (journal append) before it is acknowledged.
+    /// Cheap when nothing is pending or there is no journal. A journal write error is logged
+    /// and counted; the work still reaches the ledger at the next flush.
+    pub fn commit(&self) {
+        let Some(journal) = &self.journal else {
+            return;
+        };
+        if self.pending_count.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        let Ok(mut journal) = journal.lock() else {
+            return;
+        };
+        self.pending_count.store(0, Ordering::Relaxed);
+        let mut tallies = Vec::new();
+        for (i, shard) in self.pending.iter().enumerate() {
+            let taken: Vec<(WorkerId, Tally)> = match shard.lock() {
+                Ok(mut m) => m.drain().collect(),
+                Err(_) => continue,
+            };
+            if taken.is_empty() {
+                continue;
+            }
+            if let Ok(mut window) = self.shards[i].lock() {
+                for (w, t) in &taken {
+                    let e = window.entry(w.clone()).or_default();
+                    e.shares += t.shares;
+                    e.difficulty += t.difficulty;
+                    e.rejected += t.rejected;
+                }
+            }
+            tallies.extend(
+                taken
+                    .into_iter()
+                    .map(|(w, t)| (w, t.shares, t.difficulty, t.rejected)),
+            );
+        }
+        if tallies.is_empty() {
+            return;
+        }
+        if let Err(e) = journal.append(unix_now(), &tallies) {
+            metrics::counter!("pool_work_journal_errors_total").increment(1);
+            tracing::error!(error = %e, "work journal: append failed; this work is safe only after the next ledger flush");
+        }
+    }
+
+    /// Takes the window's totals for a ledger flush and starts a new window; with a journal,
+    /// also closes the journal segment so that [`WorkAggregator::release`] can delete it once
+    /// the flush is committed.
+    pub fn drain_for_flush(&self) -> DrainedWork {
+        let Some(journal) = &self.journal else {
+            return DrainedWork {
+                records: self.drain(),
+                journal_upto: None,
+            };
+        };
+        // Holding the journal lock keeps commits out: the window and the sequence number agree.
+        let Ok(mut journal) = journal.lock() else {
+            return DrainedWork {
+                records: self.drain(),
+                journal_upto: None,
+            };
+        };
+        let records = self.drain();
+        let journal_upto = match journal.rotate() {
+            Ok(upto) => Some(upto),
+            Err(e) => {
+                metrics::counter!("pool_work_journal_errors_total").increment(1);
+                tracing::error!(error = %e, "work journal: cannot start a new segment");
+                Some(journal.last_seq())
+            }
+        };
+        DrainedWork {
+            records,
+            journal_upto,
+        }
+    }
+
+    /// The ledger holds every journal entry up to `upto`: delete the segments it covers.
+    pub fn release(&self, upto: u64) {
+        if let Some(Ok(mut journal)) = self.journal.as_ref().map(|j| j.lock()) {
+            journal.release(upto);
         }
     }
 

@@ -231,6 +231,12 @@ pub struct AccountingConfig {
     /// Seconds between flushes of aggregated work to the work sink.
     #[serde(default = "default_flush_secs")]
     pub flush_interval_secs: u64,
+    /// Directory of the work journal (accepted work is appended there before it is
+    /// acknowledged, so a crash loses none of it). Default with a SQLite ledger: the database
+    /// file's path + `.work-journal`; with PostgreSQL set one per pool node (no journal
+    /// otherwise: work of the last flush interval is lost in a crash).
+    #[serde(default)]
+    pub journal_dir: Option<std::path::PathBuf>,
 }
 
 fn default_cert_validity() -> u64 {
@@ -348,6 +354,7 @@ impl Default for AccountingConfig {
     fn default() -> Self {
         AccountingConfig {
             flush_interval_secs: default_flush_secs(),
+            journal_dir: None,
         }
     }
 }
@@ -361,6 +368,23 @@ impl PoolConfig {
     /// Parses and validates config text.
     pub fn parse(text: &str) -> Result<PoolConfig, ConfigError> {
         FILE.parse_checked(text, Self::validate)
+    }
+
+    /// Where the work journal lives: `accounting.journal_dir`, or beside a SQLite ledger
+    /// file; `None` keeps no journal.
+    pub fn work_journal_dir(&self) -> Option<std::path::PathBuf> {
+        if let Some(dir) = &self.accounting.journal_dir {
+            return Some(dir.clone());
+        }
+        let t = self.treasury.as_ref()?;
+        match crate::treasury::settings::Database::parse(&t.database) {
+            crate::treasury::settings::Database::Sqlite(p) if p.as_os_str() != ":memory:" => {
+                let mut dir = p.into_os_string();
+                dir.push(".work-journal");
+                Some(dir.into())
+            }
+            _ => None,
+        }
     }
 
     /// The version-rolling mask as a number.

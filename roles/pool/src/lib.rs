@@ -19,5 +19,6 @@ pub mod session;
 pub mod telemetry;
 pub mod template;
 pub mod treasury;
+pub mod work_journal;
 
 pub use run::{start_pool, PoolHandle, StartError};

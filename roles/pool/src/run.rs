@@ -23,6 +23,7 @@ use crate::jobs::{build_job, payout_scripts, CoinbaseSettings, PoolJob};
 use crate::server::{serve, Shared};
 use crate::session::{ChannelAllocator, SessionSettings};
 use crate::template::{NodeState, TemplateSource, TemplateTiming};
+use crate::work_journal::WorkJournal;
 
 /// Why the pool could not start.
 #[derive(Debug, thiserror::Error)]
@@ -235,8 +236,8 @@ pub async fn start_pool(
         }));
     }
 
-    // Accounting flush
-    let work = Arc::new(WorkAggregator::new());
+    // Accounting: the work journal (replayed into the ledger first), then the periodic flush.
+    let work = Arc::new(open_work(&cfg, &sink).await?);
     {
         let work = work.clone();
         let sink = sink.clone();
@@ -246,16 +247,27 @@ pub async fn start_pool(
             tick.tick().await;
             loop {
                 tick.tick().await;
-                let batch = work.drain();
-                crate::accounting::publish_hashrate_metrics(&batch);
-                if batch.is_empty() {
+                let drained = work.drain_for_flush();
+                crate::accounting::publish_hashrate_metrics(&drained.records);
+                if drained.records.is_empty() {
                     continue;
                 }
                 let sink = sink.clone();
-                let res = tokio::task::spawn_blocking(move || sink.record_work(&batch)).await;
-                if !matches!(res, Ok(Ok(()))) {
-                    metrics::counter!("pool_work_flush_errors_total").increment(1);
-                    tracing::error!("work flush failed");
+                let batch = drained.records;
+                let upto = drained.journal_upto;
+                let res = tokio::task::spawn_blocking(move || match upto {
+                    Some(upto) => sink.record_journaled_work(&batch, upto),
+                    None => sink.record_work(&batch),
+                })
+                .await;
+                match (res, upto) {
+                    (Ok(Ok(())), Some(upto)) => work.release(upto),
+                    (Ok(Ok(())), None) => {}
+                    // The journal keeps the segments: a restart replays what did not land.
+                    _ => {
+                        metrics::counter!("pool_work_flush_errors_total").increment(1);
+                        tracing::error!("work flush failed");
+                    }
                 }
             }
         }));
@@ -286,5 +298,46 @@ pub async fn start_pool(
         node_state,
         jobs: jobs_rx,
         tasks,
+    })
+}
+
+/// The work aggregator, with a journal when the sink keeps work durably and a journal
+/// directory is configured; journal entries the ledger does not hold yet (a crash before their
+/// flush) are written to it first.
+async fn open_work(
+    cfg: &PoolConfig,
+    sink: &Arc<dyn WorkSink>,
+) -> Result<WorkAggregator, StartError> {
+    let Some(dir) = cfg.work_journal_dir() else {
+        return Ok(WorkAggregator::new());
+    };
+    let sink = sink.clone();
+    let res = tokio::task::spawn_blocking(move || -> Result<Option<WorkJournal>, String> {
+        let Some(applied) = sink.journal_applied().map_err(|e| e.to_string())? else {
+            return Ok(None);
+        };
+        let (journal, pending) = WorkJournal::open(&dir, applied)
+            .map_err(|e| format!("work journal {}: {e}", dir.display()))?;
+        if let Some(last) = pending.last().map(|e| e.seq) {
+            let records = crate::accounting::records_from_journal(&pending);
+            let shares: u64 = records.iter().map(|r| r.shares).sum();
+            sink.record_journaled_work(&records, last)
+                .map_err(|e| format!("replaying the work journal: {e}"))?;
+            tracing::info!(
+                entries = pending.len(),
+                shares,
+                "work journal: replayed work acknowledged before the last stop into the ledger"
+            );
+        }
+        let mut journal = journal;
+        journal.release(journal.last_seq());
+        Ok(Some(journal))
+    })
+    .await
+    .map_err(|e| StartError::Config(format!("work journal: {e}")))?
+    .map_err(StartError::Config)?;
+    Ok(match res {
+        Some(j) => WorkAggregator::with_journal(j),
+        None => WorkAggregator::new(),
     })
 }

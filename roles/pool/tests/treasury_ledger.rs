@@ -490,11 +490,11 @@ fn entries_are_append_only_and_migrations_versioned() {
                 let v: i64 = c
                     .query_row("SELECT MAX(version) FROM schema_version", [], |r| r.get(0))
                     .unwrap();
-                assert_eq!(v, 1);
+                assert_eq!(v, 2, "0001_init and 0002_work_journal");
                 let n: i64 = c
                     .query_row("SELECT COUNT(*) FROM schema_version", [], |r| r.get(0))
                     .unwrap();
-                assert_eq!(n, 1);
+                assert_eq!(n, 2);
                 assert!(c.execute("UPDATE entries SET amount_sats = 0", []).is_err());
                 assert!(c.execute("DELETE FROM entries", []).is_err());
                 c.execute("INSERT INTO schema_version VALUES (99, 'future', 0)", [])
@@ -507,7 +507,7 @@ fn entries_are_append_only_and_migrations_versioned() {
                         .query_one("SELECT MAX(version) FROM schema_version", &[])
                         .unwrap()
                         .get(0);
-                    assert_eq!(v, 1);
+                    assert_eq!(v, 2);
                     assert!(c
                         .execute("UPDATE entries SET amount_sats = 0", &[])
                         .is_err());
@@ -584,5 +584,24 @@ fn cli_reports_render() {
         assert!(up.contains("50.000%"), "{up}");
         let audit = run(&["audit"]);
         assert!(audit.contains("ok"), "{audit}");
+    });
+}
+
+#[test]
+fn work_journal_position_is_stored_with_the_work() {
+    each_backend("journal", |_, s| {
+        let l = Ledger::open(s.clone()).unwrap();
+        assert_eq!(l.journal_applied_seq().unwrap(), 0, "fresh ledger");
+        l.record_work_upto(&[work("fra1.a", T0, T0 + 5, 3, 3.0)], Some(5), T0 + 5)
+            .unwrap();
+        assert_eq!(l.journal_applied_seq().unwrap(), 5);
+        l.record_work_upto(&[work("fra1.a", T0 + 5, T0 + 10, 1, 1.0)], Some(9), T0 + 10)
+            .unwrap();
+        // Work without a journal position leaves it alone.
+        l.record_work_at(&[work("fra1.a", T0 + 10, T0 + 15, 1, 1.0)], T0 + 15)
+            .unwrap();
+        drop(l);
+        let l = Ledger::open(s).unwrap();
+        assert_eq!(l.journal_applied_seq().unwrap(), 9, "survives a reopen");
     });
 }

@@ -214,6 +214,32 @@ impl Ledger {
     /// Stores one flush batch as one row per site (and per-minute site figures), then
     /// attributes the blocks this work completes. Returns the number of blocks attributed.
     pub fn record_work_at(&self, batch: &[WorkRecord], now: u64) -> Result<usize, StoreError> {
+        self.record_work_upto(batch, None, now)
+    }
+
+    /// The last work journal sequence number this node's work rows cover (0 if none).
+    pub fn journal_applied_seq(&self) -> Result<u64, StoreError> {
+        let node = i64::from(self.settings.node_id);
+        read_tx(self.backend.as_ref(), |c| {
+            let rows = c.query(
+                "SELECT applied_seq FROM work_journal WHERE node_id = ?",
+                &[node.into()],
+            )?;
+            Ok(match rows.first() {
+                Some(r) => u64::try_from(r.int(0)?).unwrap_or(0),
+                None => 0,
+            })
+        })
+    }
+
+    /// [`Ledger::record_work_at`], also storing (in the same transaction) that this node's
+    /// work journal is applied up to `journal_upto`.
+    pub fn record_work_upto(
+        &self,
+        batch: &[WorkRecord],
+        journal_upto: Option<u64>,
+        now: u64,
+    ) -> Result<usize, StoreError> {
         #[derive(Default)]
         struct Agg {
             start: u64,
@@ -271,6 +297,13 @@ impl Ledger {
                         ],
                     )?;
                 }
+            }
+            if let Some(upto) = journal_upto {
+                c.execute(
+                    "INSERT INTO work_journal (node_id, applied_seq) VALUES (?, ?) \
+                     ON CONFLICT (node_id) DO UPDATE SET applied_seq = excluded.applied_seq",
+                    &[node.into(), i64_of(upto, "journal sequence")?.into()],
+                )?;
             }
             attribute_pending(c, &self.settings, now)
         })
@@ -783,6 +816,22 @@ impl WorkSink for Ledger {
     fn record_work(&self, batch: &[WorkRecord]) -> Result<(), SinkError> {
         self.record_work_at(batch, unix_now())
             .map(|_| ())
+            .map_err(|e| SinkError(e.to_string()))
+    }
+
+    fn record_journaled_work(
+        &self,
+        batch: &[WorkRecord],
+        journal_upto: u64,
+    ) -> Result<(), SinkError> {
+        self.record_work_upto(batch, Some(journal_upto), unix_now())
+            .map(|_| ())
+            .map_err(|e| SinkError(e.to_string()))
+    }
+
+    fn journal_applied(&self) -> Result<Option<u64>, SinkError> {
+        self.journal_applied_seq()
+            .map(Some)
             .map_err(|e| SinkError(e.to_string()))
     }
 

@@ -224,18 +224,32 @@ pub struct Migration {
 }
 
 /// Migrations of the SQLite schema, oldest first.
-pub const SQLITE_MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "init",
-    sql: include_str!("../../../migrations/sqlite/0001_init.sql"),
-}];
+pub const SQLITE_MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "init",
+        sql: include_str!("../../../migrations/sqlite/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "work_journal",
+        sql: include_str!("../../../migrations/sqlite/0002_work_journal.sql"),
+    },
+];
 
 /// Migrations of the PostgreSQL schema, oldest first.
-pub const POSTGRES_MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "init",
-    sql: include_str!("../../../migrations/postgres/0001_init.sql"),
-}];
+pub const POSTGRES_MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "init",
+        sql: include_str!("../../../migrations/postgres/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "work_journal",
+        sql: include_str!("../../../migrations/postgres/0002_work_journal.sql"),
+    },
+];
 
 /// Applies the migrations newer than the database's `schema_version`; returns the version
 /// the database is at afterwards.

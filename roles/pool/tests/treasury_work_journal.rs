@@ -1,0 +1,169 @@
+//! Acknowledged work survives SIGKILL: the real `sv2-pool` binary runs with a SQLite ledger and
+//! a flush interval far longer than the test, so no work ever reaches the ledger by the
+//! periodic flush; a miner gets shares acknowledged, the pool is killed, and the restarted
+//! pool replays its work journal: the ledger then holds exactly the acknowledged shares, and
+//! another kill and restart does not count them twice.
+
+#[path = "treasury_support/miner.rs"]
+mod miner;
+mod treasury_support;
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use bitcoin::hashes::Hash;
+use miner::Miner;
+use pool::config::PoolConfig;
+use pool::treasury::ledger::Ledger;
+use pool::treasury::period::Range;
+use pool::treasury::reports;
+use pool::treasury::settings::LedgerSettings;
+use test_utils::bitcoind::{StandIn, StandInConfig};
+use treasury_support::{authority, temp_dir, treasury_config};
+
+fn spawn_pool(config: &Path, log: &Path) -> Child {
+    let out = std::fs::File::create(log).expect("log file");
+    let err = out.try_clone().expect("log file");
+    Command::new(env!("CARGO_BIN_EXE_sv2-pool"))
+        .arg("--config")
+        .arg(config)
+        .arg("run")
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .expect("sv2-pool starts")
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+async fn connect(
+    addr: std::net::SocketAddr,
+    key: sv2_noise::secp256k1::XOnlyPublicKey,
+    id: &str,
+) -> Miner {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match Miner::connect(addr, key, id).await {
+            Ok(m) => return m,
+            Err(e) if Instant::now() < deadline => {
+                let _ = e;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("pool did not come up: {e}"),
+        }
+    }
+}
+
+/// Accepted shares per site in the ledger.
+fn ledger_shares(settings: &LedgerSettings, site: &str) -> u64 {
+    let ledger = Ledger::open(settings.clone()).expect("ledger opens");
+    let now = pool::accounting::unix_now();
+    reports::activity(
+        &ledger,
+        Range {
+            from: now - 3600,
+            to: now + 60,
+        },
+        now,
+    )
+    .expect("activity")
+    .into_iter()
+    .find(|a| a.site == site)
+    .map(|a| a.shares)
+    .unwrap_or(0)
+}
+
+/// Waits until the ledger holds `want` shares of `site` (the restarted pool replays its
+/// journal before it listens, so this is quick), then a little more to catch a double count.
+async fn expect_ledger_shares(settings: &LedgerSettings, site: &str, want: u64) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let got = tokio::task::block_in_place(|| ledger_shares(settings, site));
+        if got == want {
+            break;
+        }
+        assert!(
+            got < want && Instant::now() < deadline,
+            "ledger holds {got} shares of {site}, {want} were acknowledged"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let got = tokio::task::block_in_place(|| ledger_shares(settings, site));
+    assert_eq!(got, want, "acknowledged shares counted exactly once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_work_survives_sigkill_exactly_once() {
+    let standin = StandIn::start(StandInConfig::default())
+        .await
+        .expect("stand-in");
+    let dir = temp_dir("work-journal");
+    let db = dir.join("ledger.db");
+    let (key, pub_s, sec_s) = authority();
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{}", free_port())
+        .parse()
+        .expect("address");
+    let text = treasury_config(
+        &standin.url(),
+        &addr.to_string(),
+        &pub_s,
+        &sec_s,
+        &db.display().to_string(),
+    )
+    .replace("flush_interval_secs = 1", "flush_interval_secs = 60");
+    let config = dir.join("pool.toml");
+    std::fs::write(&config, &text).expect("config written");
+    let cfg = PoolConfig::parse(&text).expect("valid");
+    assert_eq!(
+        cfg.work_journal_dir(),
+        Some(dir.join("ledger.db.work-journal")),
+        "a SQLite ledger gets a journal beside it by default"
+    );
+    let settings = LedgerSettings::from_config(&cfg).expect("treasury");
+
+    // Round 1: shares acknowledged, then SIGKILL long before any periodic flush.
+    let mut child = spawn_pool(&config, &dir.join("pool-1.log"));
+    let mut m = connect(addr, key, "fra1.journal").await;
+    let mut acked = 0u64;
+    for _ in 0..30 {
+        let tip = standin.tip().hash.to_byte_array();
+        m.sync_to(tip).await.expect("miner follows the tip");
+        if m.submit_share().await.expect("share answered") {
+            acked += 1;
+        }
+    }
+    assert!(acked >= 10, "shares were acknowledged ({acked})");
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reaped");
+    drop(m);
+    assert_eq!(
+        tokio::task::block_in_place(|| ledger_shares(&settings, "fra1")),
+        0,
+        "no periodic flush ran: the ledger has no work yet"
+    );
+
+    // Round 2: the restart replays the journal into the ledger.
+    let mut child = spawn_pool(&config, &dir.join("pool-2.log"));
+    let m = connect(addr, key, "fra1.journal").await;
+    expect_ledger_shares(&settings, "fra1", acked).await;
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reaped");
+    drop(m);
+
+    // Round 3: nothing new was acknowledged; the replayed work is not counted again.
+    let mut child = spawn_pool(&config, &dir.join("pool-3.log"));
+    let m = connect(addr, key, "fra1.journal").await;
+    expect_ledger_shares(&settings, "fra1", acked).await;
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reaped");
+    drop(m);
+}
