@@ -8,6 +8,7 @@
 //! * [`cli`]: running a role's binary on (edited copies of) its example config.
 //! * [`proc`]: external processes: find a binary, start it (killed on drop), wait for its port.
 //! * [`sri`]: SRI's translator (`translator_sv2`) in front of a pool.
+//! * [`sv2_client`]: a raw SV2 client over Noise for end-to-end tests.
 #![deny(missing_docs)]
 
 pub mod bitcoind;
@@ -17,3 +18,4 @@ pub mod loadgen;
 pub mod miner;
 pub mod proc;
 pub mod sri;
+pub mod sv2_client;

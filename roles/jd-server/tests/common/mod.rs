@@ -6,19 +6,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bitcoin::{Address, ScriptBuf, TxOut};
-use bytes::BytesMut;
 use jd_server::{JdsConfig, JdsHandle};
 use node_rpc::{NodeAuth, NodeClient, NodeConfig};
-use sv2_codec::common::SetupConnection;
 use sv2_codec::job_declaration::DeclareMiningJob;
-use sv2_codec::{CommonMessage, Frame, Message, Protocol};
 use sv2_mining::channel::custom::CoinbaseSplit;
 use sv2_mining::coinbase::{witness_reserved_value, CoinbaseBuilder, Payout};
 use sv2_mining::merkle::merkle_path_for_coinbase;
-use sv2_noise::secp256k1::XOnlyPublicKey;
 use test_utils::bitcoind::{StandIn, StandInConfig};
 use test_utils::fixtures::PoolToml;
-use tokio::net::TcpStream;
 
 /// Token secret shared by the test JDS and pool.
 pub const SECRET: &str = "5e3f8c2a1b0d9e7f6a5b4c3d2e1f00112233445566778899aabbccddeeff0011";
@@ -162,95 +157,8 @@ pub async fn start_pool(node: &StandIn, secret: Option<&str>) -> (pool::PoolHand
     (handle, auth)
 }
 
-/// A raw SV2 client over Noise.
-pub struct Client {
-    conn: sv2_noise::NoiseConnection,
-    protocol: Protocol,
-    buf: BytesMut,
-}
-
-impl Client {
-    /// Connects and completes the handshake and SetupConnection (expects success).
-    pub async fn connect(
-        addr: std::net::SocketAddr,
-        key: XOnlyPublicKey,
-        protocol: Protocol,
-        flags: u32,
-    ) -> Client {
-        let mut c = Client::connect_only(addr, key, protocol).await;
-        c.send(setup(protocol, flags)).await;
-        match c.recv().await {
-            Message::Common(CommonMessage::SetupConnectionSuccess(_)) => c,
-            other => panic!("expected SetupConnection.Success, got {other:?}"),
-        }
-    }
-
-    /// Connects and completes the handshake only.
-    pub async fn connect_only(
-        addr: std::net::SocketAddr,
-        key: XOnlyPublicKey,
-        protocol: Protocol,
-    ) -> Client {
-        let tcp = TcpStream::connect(addr).await.expect("tcp");
-        let conn = sv2_noise::connect(tcp, key, Duration::from_secs(5))
-            .await
-            .expect("handshake");
-        Client {
-            conn,
-            protocol,
-            buf: BytesMut::new(),
-        }
-    }
-
-    pub async fn send(&mut self, m: impl Into<Message>) {
-        self.buf.clear();
-        m.into().encode_frame(&mut self.buf).expect("encode");
-        self.conn.send(&self.buf[..]).await.expect("send");
-    }
-
-    /// Next message (panics after 20 s).
-    pub async fn recv(&mut self) -> Message {
-        let bytes = tokio::time::timeout(Duration::from_secs(20), self.conn.recv())
-            .await
-            .expect("message within 20 s")
-            .expect("transport ok")
-            .expect("connection open");
-        let frame = Frame::from_bytes(bytes).expect("frame");
-        Message::from_frame(self.protocol, &frame).expect("decodes")
-    }
-
-    /// Next message `f` accepts, skipping others.
-    pub async fn recv_until<T>(&mut self, mut f: impl FnMut(Message) -> Option<T>) -> T {
-        loop {
-            if let Some(t) = f(self.recv().await) {
-                return t;
-            }
-        }
-    }
-
-    /// Whether the peer closed the connection within `within`.
-    pub async fn closed_within(&mut self, within: Duration) -> bool {
-        match tokio::time::timeout(within, self.conn.recv()).await {
-            Ok(Ok(None)) | Ok(Err(_)) => true,
-            Ok(Ok(Some(_))) | Err(_) => false,
-        }
-    }
-}
-
-pub fn setup(protocol: Protocol, flags: u32) -> SetupConnection {
-    SetupConnection {
-        protocol,
-        min_version: 2,
-        max_version: 2,
-        flags,
-        endpoint_host: "127.0.0.1".into(),
-        endpoint_port: 0,
-        vendor: "jd-test".into(),
-        hardware_version: String::new(),
-        firmware: String::new(),
-        device_id: String::new(),
-    }
-}
+#[allow(unused_imports)] // not every test binary sharing this module uses the client
+pub use test_utils::sv2_client::{setup_connection as setup, Client};
 
 /// A declaration built from a node template.
 pub struct Declaration {

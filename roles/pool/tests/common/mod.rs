@@ -6,16 +6,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bitcoin::ScriptBuf;
-use bytes::BytesMut;
 use pool::accounting::MemorySink;
 use pool::config::PoolConfig;
 use pool::PoolHandle;
 use sv2_codec::common::SetupConnection;
-use sv2_codec::{Frame, Message, Protocol};
+use sv2_codec::Protocol;
 use sv2_noise::secp256k1::XOnlyPublicKey;
 use test_utils::bitcoind::{StandIn, StandInConfig};
 use test_utils::fixtures::{regtest_address, Authority, PoolToml};
-use tokio::net::TcpStream;
 
 /// A running stand-in and pool.
 pub struct Env {
@@ -92,78 +90,40 @@ pub async fn start_on(standin: StandIn, mining_extra: &str) -> Env {
     }
 }
 
-/// Minimal SV2 mining client over Noise.
-pub struct Client {
-    pub conn: sv2_noise::NoiseConnection,
-    buf: BytesMut,
-}
+/// The shared raw SV2 client ([`test_utils::sv2_client::Client`]) speaking Mining to the
+/// test pool.
+pub struct Client(test_utils::sv2_client::Client);
 
 impl Client {
-    /// Connects and completes the Noise handshake.
+    /// Connects to the pool and completes the Noise handshake.
     pub async fn connect(env: &Env) -> Client {
-        let tcp = TcpStream::connect(env.pool.local_addr).await.expect("tcp");
-        let conn = sv2_noise::connect(tcp, env.authority, Duration::from_secs(5))
-            .await
-            .expect("handshake");
-        Client {
-            conn,
-            buf: BytesMut::new(),
-        }
+        Client(
+            test_utils::sv2_client::Client::connect_only(
+                env.pool.local_addr,
+                env.authority,
+                Protocol::Mining,
+            )
+            .await,
+        )
     }
+}
 
-    /// Sends a message.
-    pub async fn send(&mut self, m: impl Into<Message>) {
-        self.buf.clear();
-        m.into().encode_frame(&mut self.buf).expect("encode");
-        self.conn.send(&self.buf[..]).await.expect("send");
+impl std::ops::Deref for Client {
+    type Target = test_utils::sv2_client::Client;
+    fn deref(&self) -> &Self::Target {
+        &self.0
     }
+}
 
-    /// Next message (panics after 10 s).
-    pub async fn recv(&mut self) -> Message {
-        let bytes = tokio::time::timeout(Duration::from_secs(10), self.conn.recv())
-            .await
-            .expect("message within 10 s")
-            .expect("transport ok")
-            .expect("connection open");
-        let frame = Frame::from_bytes(bytes).expect("frame");
-        Message::from_frame(Protocol::Mining, &frame).expect("decodes")
-    }
-
-    /// Next message that `f` accepts, skipping others.
-    pub async fn recv_until<T>(&mut self, mut f: impl FnMut(Message) -> Option<T>) -> T {
-        loop {
-            if let Some(t) = f(self.recv().await) {
-                return t;
-            }
-        }
-    }
-
-    /// SetupConnection for the Mining protocol, expecting success.
-    pub async fn setup(&mut self, flags: u32) {
-        self.send(setup_msg(flags)).await;
-        match self.recv().await {
-            Message::Common(sv2_codec::CommonMessage::SetupConnectionSuccess(s)) => {
-                assert_eq!(s.used_version, 2)
-            }
-            other => panic!("expected SetupConnection.Success, got {other:?}"),
-        }
+impl std::ops::DerefMut for Client {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
     }
 }
 
 /// A SetupConnection message for the Mining protocol.
 pub fn setup_msg(flags: u32) -> SetupConnection {
-    SetupConnection {
-        protocol: Protocol::Mining,
-        min_version: 2,
-        max_version: 2,
-        flags,
-        endpoint_host: "127.0.0.1".into(),
-        endpoint_port: 0,
-        vendor: "e2e".into(),
-        hardware_version: "cpu".into(),
-        firmware: "test".into(),
-        device_id: "t1".into(),
-    }
+    test_utils::sv2_client::setup_connection(Protocol::Mining, flags)
 }
 
 /// `SetupConnection.flags` of a header-only client: standard jobs per channel, no group jobs.

@@ -1,0 +1,114 @@
+//! A raw SV2 client over the real Noise transport for the roles' end-to-end tests: send any
+//! message, receive and decode the next one. Failures panic (this is test code).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use sv2_codec::common::{SetupConnection, SetupConnectionSuccess};
+use sv2_codec::{CommonMessage, Frame, Message, Protocol};
+use sv2_noise::secp256k1::XOnlyPublicKey;
+use tokio::net::TcpStream;
+
+/// How long [`Client::recv`] waits before failing the test (a hang guard, not a speed check).
+const RECV_WAIT: Duration = Duration::from_secs(20);
+
+/// A raw SV2 client speaking one subprotocol.
+pub struct Client {
+    /// The Noise connection, for tests that write or read raw frames.
+    pub conn: sv2_noise::NoiseConnection,
+    protocol: Protocol,
+    buf: BytesMut,
+}
+
+impl Client {
+    /// Connects to `addr` and completes the Noise handshake against `key`.
+    pub async fn connect_only(addr: SocketAddr, key: XOnlyPublicKey, protocol: Protocol) -> Client {
+        let tcp = TcpStream::connect(addr).await.expect("tcp");
+        let conn = sv2_noise::connect(tcp, key, Duration::from_secs(5))
+            .await
+            .expect("handshake");
+        Client {
+            conn,
+            protocol,
+            buf: BytesMut::new(),
+        }
+    }
+
+    /// Connects, completes the handshake and a SetupConnection with `flags` (expects
+    /// success).
+    pub async fn connect(
+        addr: SocketAddr,
+        key: XOnlyPublicKey,
+        protocol: Protocol,
+        flags: u32,
+    ) -> Client {
+        let mut c = Client::connect_only(addr, key, protocol).await;
+        c.setup(flags).await;
+        c
+    }
+
+    /// Sends [`setup_connection`] for this client's protocol with `flags`; expects
+    /// SetupConnection.Success with version 2.
+    pub async fn setup(&mut self, flags: u32) -> SetupConnectionSuccess {
+        self.send(setup_connection(self.protocol, flags)).await;
+        match self.recv().await {
+            Message::Common(CommonMessage::SetupConnectionSuccess(s)) => {
+                assert_eq!(s.used_version, 2);
+                s
+            }
+            other => panic!("expected SetupConnection.Success, got {other:?}"),
+        }
+    }
+
+    /// Sends a message.
+    pub async fn send(&mut self, m: impl Into<Message>) {
+        self.buf.clear();
+        m.into().encode_frame(&mut self.buf).expect("encode");
+        self.conn.send(&self.buf[..]).await.expect("send");
+    }
+
+    /// Next message (panics after 20 s or when the connection ends).
+    pub async fn recv(&mut self) -> Message {
+        let bytes = tokio::time::timeout(RECV_WAIT, self.conn.recv())
+            .await
+            .expect("message within 20 s")
+            .expect("transport ok")
+            .expect("connection open");
+        let frame = Frame::from_bytes(bytes).expect("frame");
+        Message::from_frame(self.protocol, &frame).expect("decodes")
+    }
+
+    /// Next message that `f` accepts, skipping others.
+    pub async fn recv_until<T>(&mut self, mut f: impl FnMut(Message) -> Option<T>) -> T {
+        loop {
+            if let Some(t) = f(self.recv().await) {
+                return t;
+            }
+        }
+    }
+
+    /// Whether the peer closed the connection within `within`.
+    pub async fn closed_within(&mut self, within: Duration) -> bool {
+        match tokio::time::timeout(within, self.conn.recv()).await {
+            Ok(Ok(None)) | Ok(Err(_)) => true,
+            Ok(Ok(Some(_))) | Err(_) => false,
+        }
+    }
+}
+
+/// A SetupConnection (version 2 only) for `protocol` with `flags`, from a CPU test device.
+pub fn setup_connection(protocol: Protocol, flags: u32) -> SetupConnection {
+    SetupConnection {
+        protocol,
+        min_version: 2,
+        max_version: 2,
+        flags,
+        endpoint_host: "127.0.0.1".into(),
+        endpoint_port: 0,
+        vendor: "e2e".into(),
+        hardware_version: "cpu".into(),
+        firmware: "test".into(),
+        device_id: "t1".into(),
+    }
+}
