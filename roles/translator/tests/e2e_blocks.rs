@@ -6,7 +6,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{authority, eventually, settings, start_pool, start_translator, RawMiner};
+use common::{
+    authority, eventually, mining_translator, settings, start_pool, start_translator, RawMiner,
+};
 use test_utils::miner::sv1::{spawn as spawn_sv1, Sv1MinerConfig};
 
 fn miner(addr: std::net::SocketAddr, user: &str) -> Sv1MinerConfig {
@@ -20,17 +22,7 @@ async fn aggregate_channel_blocks_are_credited_to_the_site() {
     let kp = authority();
     let env = start_pool("127.0.0.1:0", &kp).await;
     let start_height = env.standin.tip().height;
-    let t = start_translator(settings(
-        "siteA",
-        "aggregate",
-        &[(env.address(), env.authority)],
-        "",
-        "",
-    ))
-    .await;
-    t.wait_for(Duration::from_secs(15), |s| s.mining)
-        .await
-        .expect("translator gets work from the pool");
+    let t = mining_translator("siteA", &env).await;
 
     let miners: Vec<_> = ["acct.rig1", "siteA.rig2"]
         .iter()
@@ -137,17 +129,7 @@ async fn per_miner_channels_credit_each_worker() {
 async fn version_rolled_share_becomes_a_block_with_the_rolled_bits() {
     let kp = authority();
     let env = start_pool("127.0.0.1:0", &kp).await;
-    let t = start_translator(settings(
-        "siteC",
-        "aggregate",
-        &[(env.address(), env.authority)],
-        "",
-        "",
-    ))
-    .await;
-    t.wait_for(Duration::from_secs(15), |s| s.mining)
-        .await
-        .expect("translator mining");
+    let t = mining_translator("siteC", &env).await;
     let mut m = RawMiner::connect(t.local_addr).await;
     m.handshake("siteC.raw").await;
     assert_eq!(m.mask, 0x1fff_e000, "the pool's BIP320 bits are granted");
@@ -172,17 +154,7 @@ async fn version_rolled_share_becomes_a_block_with_the_rolled_bits() {
 async fn shutdown_sends_client_reconnect() {
     let kp = authority();
     let env = start_pool("127.0.0.1:0", &kp).await;
-    let t = start_translator(settings(
-        "siteD",
-        "aggregate",
-        &[(env.address(), env.authority)],
-        "",
-        "",
-    ))
-    .await;
-    t.wait_for(Duration::from_secs(15), |s| s.mining)
-        .await
-        .expect("translator mining");
+    let t = mining_translator("siteD", &env).await;
     let mut m = RawMiner::connect(t.local_addr).await;
     m.handshake("siteD.raw").await;
     t.shutdown().await;

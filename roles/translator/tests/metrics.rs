@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{authority, settings, start_pool, start_translator, RawMiner};
+use common::{authority, mining_translator, start_pool, RawMiner};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 async fn scrape(addr: std::net::SocketAddr) -> String {
@@ -28,17 +28,7 @@ async fn prometheus_endpoint_exposes_miners_shares_and_upstream() {
     translator::telemetry::init_metrics(metrics_addr).expect("exporter starts");
     let kp = authority();
     let env = start_pool("127.0.0.1:0", &kp).await;
-    let t = start_translator(settings(
-        "siteM",
-        "aggregate",
-        &[(env.address(), env.authority)],
-        "",
-        "",
-    ))
-    .await;
-    t.wait_for(Duration::from_secs(15), |s| s.mining)
-        .await
-        .expect("translator mining");
+    let t = mining_translator("siteM", &env).await;
     let mut m = RawMiner::connect(t.local_addr).await;
     m.handshake("acct.metered").await;
     m.mine_accepted_share(0).await;

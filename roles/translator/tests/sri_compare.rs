@@ -10,9 +10,8 @@
 
 mod common;
 
-use std::time::Duration;
 
-use common::{authority, settings, start_pool, start_translator, RawMiner};
+use common::{authority, mining_translator, start_pool, RawMiner};
 use sv1::{Notification, ServerMessage};
 
 /// What a client sees from connecting to its first job.
@@ -91,17 +90,7 @@ async fn same_observable_behaviour_as_sri_where_documented() {
     let sri_addr = sri_proc.addr;
 
     // Ours in front of the same pool.
-    let t = start_translator(settings(
-        "cmp",
-        "aggregate",
-        &[(env.address(), env.authority)],
-        "",
-        "",
-    ))
-    .await;
-    t.wait_for(Duration::from_secs(15), |s| s.mining)
-        .await
-        .expect("translator mining");
+    let t = mining_translator("cmp", &env).await;
 
     let mut sri = RawMiner::connect(sri_addr).await;
     let theirs = session(&mut sri).await;

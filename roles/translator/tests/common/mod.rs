@@ -132,6 +132,23 @@ pub async fn start_translator(s: Settings) -> TranslatorHandle {
     h
 }
 
+/// Starts an aggregating translator for `site` in front of `env`'s pool and waits (up to
+/// 15 s) until it has work.
+pub async fn mining_translator(site: &str, env: &PoolEnv) -> TranslatorHandle {
+    let t = start_translator(settings(
+        site,
+        "aggregate",
+        &[(env.address(), env.authority)],
+        "",
+        "",
+    ))
+    .await;
+    t.wait_for(Duration::from_secs(15), |s| s.mining)
+        .await
+        .expect("translator mining");
+    t
+}
+
 /// Waits until `pred` holds, polling every 50 ms; panics with `what` after `timeout`.
 pub async fn eventually(timeout: Duration, what: &str, mut pred: impl FnMut() -> bool) {
     let deadline = tokio::time::Instant::now() + timeout;
