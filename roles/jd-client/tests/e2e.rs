@@ -95,36 +95,29 @@ fn get(c: &AtomicU64) -> u64 {
     c.load(Ordering::Relaxed)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn mined_block_is_accepted_by_both_nodes_with_provided_transactions() {
-    let (node_a, node_b) = twin_standins(110).await;
-    let mut factory = TxFactory::with_seed(41);
-    let shared = factory.batch(2);
-    let only_a = factory.batch(2);
-    for t in &shared {
-        node_a.add_fabricated(t).unwrap();
-        node_b.add_fabricated(t).unwrap();
-    }
-    for t in &only_a {
-        node_a.add_fabricated(t).unwrap();
-        node_b.register_prevouts(
-            t.tx.input
-                .iter()
-                .map(|i| i.previous_output)
-                .zip(t.spent_outputs.iter().cloned()),
-        );
-    }
-    let (jds, jds_key) = start_jds(&node_b, SECRET, "").await;
-    let (pool, pool_key) = start_pool(&node_b, Some(SECRET)).await;
+/// A JDS and a pool on node B and a job declarator client on node A using them.
+struct Site {
+    jds: jd_server::JdsHandle,
+    pool: pool::PoolHandle,
+    jdc: JdcHandle,
+    /// The client's downstream authority.
+    down_key: Authority,
+}
+
+/// Starts a [`Site`] (`extra` appended to the client's config) and waits until the client
+/// mines pooled through upstream 0 with a custom job set at the pool.
+async fn start_site(node_a: &StandIn, node_b: &StandIn, extra: &str) -> Site {
+    let (jds, jds_key) = start_jds(node_b, SECRET, "").await;
+    let (pool, pool_key) = start_pool(node_b, Some(SECRET)).await;
     let (mut jdc, down_key) = start_jdc(
-        &node_a,
+        node_a,
         &[Up {
             pool: &pool,
             pool_key: &pool_key,
             jds: &jds,
             jds_key: &jds_key,
         }],
-        "",
+        extra,
     )
     .await;
     let mode = jdc
@@ -133,12 +126,30 @@ async fn mined_block_is_accepted_by_both_nodes_with_provided_transactions() {
         })
         .await;
     assert_eq!(mode, Some(Mode::Pooled { upstream: 0 }));
-    // The job is declared (the JDS asked for node A's own transactions) and set at the pool
-    // before any hashing starts, so the first block is one the JDS can rebuild.
     wait_for("the custom job", Duration::from_secs(20), || {
         get(&jdc.stats.custom_jobs_set) >= 1
     })
     .await;
+    Site {
+        jds,
+        pool,
+        jdc,
+        down_key,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn mined_block_is_accepted_by_both_nodes_with_provided_transactions() {
+    let (node_a, node_b) = twin_standins(110).await;
+    let (shared, only_a) = split_mempools(&node_a, &node_b, 41, 2, 2);
+    // The job is declared (the JDS asked for node A's own transactions) and set at the pool
+    // before any hashing starts, so the first block is one the JDS can rebuild.
+    let Site {
+        jds,
+        pool: _pool,
+        jdc,
+        down_key,
+    } = start_site(&node_a, &node_b, "").await;
     assert!(get(&jdc.stats.txs_provided) >= 2);
     assert!(get(&jds.stats.missing_tx_requests) >= 1);
 
@@ -188,31 +199,12 @@ async fn mined_block_is_accepted_by_both_nodes_with_provided_transactions() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn falls_back_to_solo_when_the_pool_goes_away_without_dropping_miners() {
     let (node_a, node_b) = twin_standins(110).await;
-    let (jds, jds_key) = start_jds(&node_b, SECRET, "").await;
-    let (pool, pool_key) = start_pool(&node_b, Some(SECRET)).await;
-    let (mut jdc, down_key) = start_jdc(
-        &node_a,
-        &[Up {
-            pool: &pool,
-            pool_key: &pool_key,
-            jds: &jds,
-            jds_key: &jds_key,
-        }],
-        "[fallback]\nretry_secs = 3600\n",
-    )
-    .await;
-    assert_eq!(
-        jdc.wait_mode(Duration::from_secs(20), |m| matches!(
-            m,
-            Mode::Pooled { .. }
-        ))
-        .await,
-        Some(Mode::Pooled { upstream: 0 })
-    );
-    wait_for("the custom job", Duration::from_secs(20), || {
-        get(&jdc.stats.custom_jobs_set) >= 1
-    })
-    .await;
+    let Site {
+        jds,
+        pool,
+        mut jdc,
+        down_key,
+    } = start_site(&node_a, &node_b, "[fallback]\nretry_secs = 3600\n").await;
     let mut cfg = Sv2MinerConfig::new(jdc.downstream_addr.to_string(), down_key.xonly, "site.rig2");
     cfg.mode = ChannelMode::Extended;
     cfg.nominal_hash_rate = 1e6;
@@ -362,30 +354,12 @@ async fn sv1_miners_behind_the_translator_mine_declared_jobs() {
         node_a.add_fabricated(t).unwrap();
         node_b.add_fabricated(t).unwrap();
     }
-    let (jds, jds_key) = start_jds(&node_b, SECRET, "").await;
-    let (pool, pool_key) = start_pool(&node_b, Some(SECRET)).await;
-    let (mut jdc, down_key) = start_jdc(
-        &node_a,
-        &[Up {
-            pool: &pool,
-            pool_key: &pool_key,
-            jds: &jds,
-            jds_key: &jds_key,
-        }],
-        "",
-    )
-    .await;
-    assert!(jdc
-        .wait_mode(Duration::from_secs(20), |m| matches!(
-            m,
-            Mode::Pooled { .. }
-        ))
-        .await
-        .is_some());
-    wait_for("the custom job", Duration::from_secs(20), || {
-        get(&jdc.stats.custom_jobs_set) >= 1
-    })
-    .await;
+    let Site {
+        jds: _jds,
+        pool: _pool,
+        jdc,
+        down_key,
+    } = start_site(&node_a, &node_b, "").await;
     // The translator speaks SV2 to the job declarator client exactly as to a pool.
     let text = format!(
         r#"
@@ -434,30 +408,12 @@ max_difficulty = 0.001
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_block_the_pool_side_sees_late_does_not_drop_the_upstream() {
     let (node_a, node_b) = twin_standins(110).await;
-    let (jds, jds_key) = start_jds(&node_b, SECRET, "").await;
-    let (pool, pool_key) = start_pool(&node_b, Some(SECRET)).await;
-    let (mut jdc, _) = start_jdc(
-        &node_a,
-        &[Up {
-            pool: &pool,
-            pool_key: &pool_key,
-            jds: &jds,
-            jds_key: &jds_key,
-        }],
-        "",
-    )
-    .await;
-    assert!(jdc
-        .wait_mode(Duration::from_secs(20), |m| matches!(
-            m,
-            Mode::Pooled { .. }
-        ))
-        .await
-        .is_some());
-    wait_for("the custom job", Duration::from_secs(20), || {
-        get(&jdc.stats.custom_jobs_set) >= 1
-    })
-    .await;
+    let Site {
+        jds,
+        pool: _pool,
+        jdc,
+        down_key: _,
+    } = start_site(&node_a, &node_b, "").await;
     let before = get(&jdc.stats.custom_jobs_set);
     // Another miner's block reaches the site's node first, the pool's node 2.5 s later
     // (longer than the JDS waits for its node: the JDC has to declare again).

@@ -221,23 +221,7 @@ async fn coinbases_that_underpay_the_pool_are_rejected() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn missing_transactions_are_requested_checked_and_relayed() {
     let (node_a, node_b) = twin_standins(110).await;
-    let mut factory = TxFactory::with_seed(23);
-    let shared = factory.batch(2);
-    let only_a = factory.batch(2);
-    for t in &shared {
-        node_a.add_fabricated(t).unwrap();
-        node_b.add_fabricated(t).unwrap();
-    }
-    for t in &only_a {
-        node_a.add_fabricated(t).unwrap();
-        // Node B has the coins these spend (its UTXO set), not the transactions.
-        node_b.register_prevouts(
-            t.tx.input
-                .iter()
-                .map(|i| i.previous_output)
-                .zip(t.spent_outputs.iter().cloned()),
-        );
-    }
+    let (_shared, only_a) = split_mempools(&node_a, &node_b, 23, 2, 2);
     let (jds, auth) = start_jds(&node_b, SECRET, "").await;
     let mut c = Client::connect(jds.local_addr, auth.xonly, Protocol::JobDeclaration, 1).await;
     // The miner's template comes from node A.

@@ -12,7 +12,7 @@ use sv2_codec::job_declaration::DeclareMiningJob;
 use sv2_mining::channel::custom::CoinbaseSplit;
 use sv2_mining::coinbase::{witness_reserved_value, CoinbaseBuilder, Payout};
 use sv2_mining::merkle::merkle_path_for_coinbase;
-use test_utils::bitcoind::{StandIn, StandInConfig};
+use test_utils::bitcoind::{FabricatedTx, StandIn, StandInConfig, TxFactory};
 use test_utils::fixtures::PoolToml;
 
 /// Token secret shared by the test JDS and pool.
@@ -159,6 +159,34 @@ pub async fn start_pool(node: &StandIn, secret: Option<&str>) -> (pool::PoolHand
 
 #[allow(unused_imports)] // not every test binary sharing this module uses the client
 pub use test_utils::sv2_client::{setup_connection as setup, Client};
+
+/// Transactions fabricated from `seed`: `shared` of them in both nodes' mempools, `only_a`
+/// in node A's only (node B knows the coins they spend, not the transactions).
+pub fn split_mempools(
+    node_a: &StandIn,
+    node_b: &StandIn,
+    seed: u64,
+    shared: usize,
+    only_a: usize,
+) -> (Vec<FabricatedTx>, Vec<FabricatedTx>) {
+    let mut factory = TxFactory::with_seed(seed);
+    let shared = factory.batch(shared);
+    let only_a = factory.batch(only_a);
+    for t in &shared {
+        node_a.add_fabricated(t).expect("add to node A");
+        node_b.add_fabricated(t).expect("add to node B");
+    }
+    for t in &only_a {
+        node_a.add_fabricated(t).expect("add to node A");
+        node_b.register_prevouts(
+            t.tx.input
+                .iter()
+                .map(|i| i.previous_output)
+                .zip(t.spent_outputs.iter().cloned()),
+        );
+    }
+    (shared, only_a)
+}
 
 /// A declaration built from a node template.
 pub struct Declaration {
