@@ -5,8 +5,6 @@
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use bitcoin::secp256k1::{Keypair, Secp256k1, SecretKey};
-use bitcoin::{Address, CompressedPublicKey, Network};
 use pool::treasury::config::WindowConfig;
 use pool::treasury::settings::{Database, LedgerSettings, Site};
 use pool::treasury::split::TreasuryAccount;
@@ -140,9 +138,7 @@ pub fn treasury_config(
     sec_key: &str,
     database: &str,
 ) -> String {
-    let secp = Secp256k1::new();
-    let sk = SecretKey::from_slice(&[7; 32]).expect("key");
-    let address = Address::p2wpkh(&CompressedPublicKey(sk.public_key(&secp)), Network::Regtest);
+    let address = test_utils::fixtures::regtest_address(7);
     format!(
         r#"
 [server]
@@ -198,12 +194,6 @@ partner_share = 0.15
 
 /// A fresh authority key pair, encoded for the config.
 pub fn authority() -> (sv2_noise::secp256k1::XOnlyPublicKey, String, String) {
-    let secp = Secp256k1::new();
-    let kp = Keypair::new(&secp, &mut bitcoin::secp256k1::rand::thread_rng());
-    let (xonly, _) = kp.x_only_public_key();
-    (
-        xonly,
-        sv2_noise::encode_public_key(&xonly),
-        sv2_noise::encode_secret_key(&kp.secret_key()),
-    )
+    let a = test_utils::fixtures::Authority::generate();
+    (a.xonly, a.public, a.secret)
 }
