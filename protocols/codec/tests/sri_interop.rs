@@ -110,429 +110,292 @@ macro_rules! pair {
     };
 }
 
+/// Our field value as SRI's (`to`) and SRI's as ours (`from`), by field kind.
+macro_rules! convert {
+    (to copy, $v:expr) => {
+        $v
+    };
+    (from copy, $v:expr) => {
+        $v
+    };
+    (to str, $v:expr) => {
+        s(&$v)
+    };
+    (from str, $v:expr) => {
+        os(&$v)
+    };
+    (to hash, $v:expr) => {
+        h(&$v)
+    };
+    (from hash, $v:expr) => {
+        oh(&$v)
+    };
+    (to hashes, $v:expr) => {
+        Seq0255::new(hs(&$v)).unwrap()
+    };
+    (from hashes, $v:expr) => {
+        $v.iter().map(oh).collect()
+    };
+    (to opt, $v:expr) => {
+        Sv2Option::new($v)
+    };
+    (from opt, $v:expr) => {
+        $v.as_ref().copied()
+    };
+    (to proto, $v:expr) => {
+        sri_protocol($v)
+    };
+    (from proto, $v:expr) => {
+        our_protocol($v)
+    };
+    (to u32s, $v:expr) => {
+        Seq064K::new($v.clone()).unwrap()
+    };
+    (from u32s, $v:expr) => {
+        $v.as_slice().to_vec()
+    };
+    (to bytes $b:ty, $v:expr) => {
+        b::<$b>(&$v)
+    };
+    (from bytes $b:ty, $v:expr) => {
+        $v.as_bytes().to_vec()
+    };
+}
+
+/// A [`Pair`] whose fields map one to one, each named once with its kind (see `convert!`).
+macro_rules! fields {
+    ($ours:ty => $($sri:ident)::+ $(<$lt:lifetime>)?, $proto:expr, $any:ident::$group:ident::$var:ident {
+        $($f:ident: $kind:ident $($b:ty)?),+ $(,)?
+    }) => {
+        pair!($ours => $($sri)::+ $(<$lt>)?, $proto, $any::$group::$var,
+            to |m| $($sri)::+ { $($f: convert!(to $kind $($b)?, m.$f)),+ },
+            from |x| Self { $($f: convert!(from $kind $($b)?, x.$f)),+ });
+    };
+}
+
 // ------------------------------------------------------------------ common
 
-pair!(c::SetupConnection => common_messages_sv2::SetupConnection<'a>, Protocol::Mining,
-Common::CommonMessages::SetupConnection,
-to |m| common_messages_sv2::SetupConnection {
-    protocol: sri_protocol(m.protocol),
-    min_version: m.min_version,
-    max_version: m.max_version,
-    flags: m.flags,
-    endpoint_host: s(&m.endpoint_host),
-    endpoint_port: m.endpoint_port,
-    vendor: s(&m.vendor),
-    hardware_version: s(&m.hardware_version),
-    firmware: s(&m.firmware),
-    device_id: s(&m.device_id),
-},
-from |x| c::SetupConnection {
-    protocol: our_protocol(x.protocol),
-    min_version: x.min_version,
-    max_version: x.max_version,
-    flags: x.flags,
-    endpoint_host: os(&x.endpoint_host),
-    endpoint_port: x.endpoint_port,
-    vendor: os(&x.vendor),
-    hardware_version: os(&x.hardware_version),
-    firmware: os(&x.firmware),
-    device_id: os(&x.device_id),
+fields!(c::SetupConnection => common_messages_sv2::SetupConnection<'a>, Protocol::Mining, Common::CommonMessages::SetupConnection {
+    protocol: proto,
+    min_version: copy,
+    max_version: copy,
+    flags: copy,
+    endpoint_host: str,
+    endpoint_port: copy,
+    vendor: str,
+    hardware_version: str,
+    firmware: str,
+    device_id: str,
 });
 
-pair!(c::SetupConnectionSuccess => common_messages_sv2::SetupConnectionSuccess, Protocol::Mining,
-    Common::CommonMessages::SetupConnectionSuccess,
-    to |m| common_messages_sv2::SetupConnectionSuccess { used_version: m.used_version, flags: m.flags },
-    from |x| c::SetupConnectionSuccess { used_version: x.used_version, flags: x.flags });
+fields!(c::SetupConnectionSuccess => common_messages_sv2::SetupConnectionSuccess, Protocol::Mining, Common::CommonMessages::SetupConnectionSuccess {
+    used_version: copy,
+    flags: copy,
+});
 
-pair!(c::SetupConnectionError => common_messages_sv2::SetupConnectionError<'a>, Protocol::TemplateDistribution,
-    Common::CommonMessages::SetupConnectionError,
-    to |m| common_messages_sv2::SetupConnectionError { flags: m.flags, error_code: s(&m.error_code) },
-    from |x| c::SetupConnectionError { flags: x.flags, error_code: os(&x.error_code) });
+fields!(c::SetupConnectionError => common_messages_sv2::SetupConnectionError<'a>, Protocol::TemplateDistribution, Common::CommonMessages::SetupConnectionError {
+    flags: copy,
+    error_code: str,
+});
 
-pair!(c::ChannelEndpointChanged => common_messages_sv2::ChannelEndpointChanged, Protocol::Mining,
-    Common::CommonMessages::ChannelEndpointChanged,
-    to |m| common_messages_sv2::ChannelEndpointChanged { channel_id: m.channel_id },
-    from |x| c::ChannelEndpointChanged { channel_id: x.channel_id });
+fields!(c::ChannelEndpointChanged => common_messages_sv2::ChannelEndpointChanged, Protocol::Mining, Common::CommonMessages::ChannelEndpointChanged {
+    channel_id: copy,
+});
 
-pair!(c::Reconnect => common_messages_sv2::Reconnect<'a>, Protocol::JobDeclaration,
-    Common::CommonMessages::Reconnect,
-    to |m| common_messages_sv2::Reconnect { new_host: s(&m.new_host), new_port: m.new_port },
-    from |x| c::Reconnect { new_host: os(&x.new_host), new_port: x.new_port });
+fields!(c::Reconnect => common_messages_sv2::Reconnect<'a>, Protocol::JobDeclaration, Common::CommonMessages::Reconnect {
+    new_host: str,
+    new_port: copy,
+});
 
 // ------------------------------------------------------------------ mining
 
-pair!(mn::OpenStandardMiningChannel => mining_sv2::OpenStandardMiningChannel<'a>, Protocol::Mining,
-Mining::Mining::OpenStandardMiningChannel,
-to |m| mining_sv2::OpenStandardMiningChannel {
-    request_id: m.request_id,
-    user_identity: s(&m.user_identity),
-    nominal_hash_rate: m.nominal_hash_rate,
-    max_target: h(&m.max_target),
-},
-from |x| mn::OpenStandardMiningChannel {
-    request_id: x.request_id,
-    user_identity: os(&x.user_identity),
-    nominal_hash_rate: x.nominal_hash_rate,
-    max_target: oh(&x.max_target),
+fields!(mn::OpenStandardMiningChannel => mining_sv2::OpenStandardMiningChannel<'a>, Protocol::Mining, Mining::Mining::OpenStandardMiningChannel {
+    request_id: copy,
+    user_identity: str,
+    nominal_hash_rate: copy,
+    max_target: hash,
 });
 
-pair!(mn::OpenStandardMiningChannelSuccess => mining_sv2::OpenStandardMiningChannelSuccess<'a>, Protocol::Mining,
-Mining::Mining::OpenStandardMiningChannelSuccess,
-to |m| mining_sv2::OpenStandardMiningChannelSuccess {
-    request_id: m.request_id,
-    channel_id: m.channel_id,
-    target: h(&m.target),
-    extranonce_prefix: b::<B032>(&m.extranonce_prefix),
-    group_channel_id: m.group_channel_id,
-},
-from |x| mn::OpenStandardMiningChannelSuccess {
-    request_id: x.request_id,
-    channel_id: x.channel_id,
-    target: oh(&x.target),
-    extranonce_prefix: x.extranonce_prefix.as_bytes().to_vec(),
-    group_channel_id: x.group_channel_id,
+fields!(mn::OpenStandardMiningChannelSuccess => mining_sv2::OpenStandardMiningChannelSuccess<'a>, Protocol::Mining, Mining::Mining::OpenStandardMiningChannelSuccess {
+    request_id: copy,
+    channel_id: copy,
+    target: hash,
+    extranonce_prefix: bytes B032,
+    group_channel_id: copy,
 });
 
-pair!(mn::OpenExtendedMiningChannel => mining_sv2::OpenExtendedMiningChannel<'a>, Protocol::Mining,
-Mining::Mining::OpenExtendedMiningChannel,
-to |m| mining_sv2::OpenExtendedMiningChannel {
-    request_id: m.request_id,
-    user_identity: s(&m.user_identity),
-    nominal_hash_rate: m.nominal_hash_rate,
-    max_target: h(&m.max_target),
-    min_extranonce_size: m.min_extranonce_size,
-},
-from |x| mn::OpenExtendedMiningChannel {
-    request_id: x.request_id,
-    user_identity: os(&x.user_identity),
-    nominal_hash_rate: x.nominal_hash_rate,
-    max_target: oh(&x.max_target),
-    min_extranonce_size: x.min_extranonce_size,
+fields!(mn::OpenExtendedMiningChannel => mining_sv2::OpenExtendedMiningChannel<'a>, Protocol::Mining, Mining::Mining::OpenExtendedMiningChannel {
+    request_id: copy,
+    user_identity: str,
+    nominal_hash_rate: copy,
+    max_target: hash,
+    min_extranonce_size: copy,
 });
 
-pair!(mn::OpenExtendedMiningChannelSuccess => mining_sv2::OpenExtendedMiningChannelSuccess<'a>, Protocol::Mining,
-Mining::Mining::OpenExtendedMiningChannelSuccess,
-to |m| mining_sv2::OpenExtendedMiningChannelSuccess {
-    request_id: m.request_id,
-    channel_id: m.channel_id,
-    target: h(&m.target),
-    extranonce_size: m.extranonce_size,
-    extranonce_prefix: b::<B032>(&m.extranonce_prefix),
-    group_channel_id: m.group_channel_id,
-},
-from |x| mn::OpenExtendedMiningChannelSuccess {
-    request_id: x.request_id,
-    channel_id: x.channel_id,
-    target: oh(&x.target),
-    extranonce_size: x.extranonce_size,
-    extranonce_prefix: x.extranonce_prefix.as_bytes().to_vec(),
-    group_channel_id: x.group_channel_id,
+fields!(mn::OpenExtendedMiningChannelSuccess => mining_sv2::OpenExtendedMiningChannelSuccess<'a>, Protocol::Mining, Mining::Mining::OpenExtendedMiningChannelSuccess {
+    request_id: copy,
+    channel_id: copy,
+    target: hash,
+    extranonce_size: copy,
+    extranonce_prefix: bytes B032,
+    group_channel_id: copy,
 });
 
-pair!(mn::OpenMiningChannelError => mining_sv2::OpenMiningChannelError<'a>, Protocol::Mining,
-    Mining::Mining::OpenMiningChannelError,
-    to |m| mining_sv2::OpenMiningChannelError { request_id: m.request_id, error_code: s(&m.error_code) },
-    from |x| mn::OpenMiningChannelError { request_id: x.request_id, error_code: os(&x.error_code) });
-
-pair!(mn::UpdateChannel => mining_sv2::UpdateChannel<'a>, Protocol::Mining,
-Mining::Mining::UpdateChannel,
-to |m| mining_sv2::UpdateChannel {
-    channel_id: m.channel_id,
-    nominal_hash_rate: m.nominal_hash_rate,
-    maximum_target: h(&m.maximum_target),
-},
-from |x| mn::UpdateChannel {
-    channel_id: x.channel_id,
-    nominal_hash_rate: x.nominal_hash_rate,
-    maximum_target: oh(&x.maximum_target),
+fields!(mn::OpenMiningChannelError => mining_sv2::OpenMiningChannelError<'a>, Protocol::Mining, Mining::Mining::OpenMiningChannelError {
+    request_id: copy,
+    error_code: str,
 });
 
-pair!(mn::UpdateChannelError => mining_sv2::UpdateChannelError<'a>, Protocol::Mining,
-    Mining::Mining::UpdateChannelError,
-    to |m| mining_sv2::UpdateChannelError { channel_id: m.channel_id, error_code: s(&m.error_code) },
-    from |x| mn::UpdateChannelError { channel_id: x.channel_id, error_code: os(&x.error_code) });
-
-pair!(mn::CloseChannel => mining_sv2::CloseChannel<'a>, Protocol::Mining,
-    Mining::Mining::CloseChannel,
-    to |m| mining_sv2::CloseChannel { channel_id: m.channel_id, reason_code: s(&m.reason_code) },
-    from |x| mn::CloseChannel { channel_id: x.channel_id, reason_code: os(&x.reason_code) });
-
-pair!(mn::SetExtranoncePrefix => mining_sv2::SetExtranoncePrefix<'a>, Protocol::Mining,
-Mining::Mining::SetExtranoncePrefix,
-to |m| mining_sv2::SetExtranoncePrefix {
-    channel_id: m.channel_id,
-    extranonce_prefix: b::<B032>(&m.extranonce_prefix),
-},
-from |x| mn::SetExtranoncePrefix {
-    channel_id: x.channel_id,
-    extranonce_prefix: x.extranonce_prefix.as_bytes().to_vec(),
+fields!(mn::UpdateChannel => mining_sv2::UpdateChannel<'a>, Protocol::Mining, Mining::Mining::UpdateChannel {
+    channel_id: copy,
+    nominal_hash_rate: copy,
+    maximum_target: hash,
 });
 
-pair!(mn::SubmitSharesStandard => mining_sv2::SubmitSharesStandard, Protocol::Mining,
-Mining::Mining::SubmitSharesStandard,
-to |m| mining_sv2::SubmitSharesStandard {
-    channel_id: m.channel_id,
-    sequence_number: m.sequence_number,
-    job_id: m.job_id,
-    nonce: m.nonce,
-    ntime: m.ntime,
-    version: m.version,
-},
-from |x| mn::SubmitSharesStandard {
-    channel_id: x.channel_id,
-    sequence_number: x.sequence_number,
-    job_id: x.job_id,
-    nonce: x.nonce,
-    ntime: x.ntime,
-    version: x.version,
+fields!(mn::UpdateChannelError => mining_sv2::UpdateChannelError<'a>, Protocol::Mining, Mining::Mining::UpdateChannelError {
+    channel_id: copy,
+    error_code: str,
 });
 
-pair!(mn::SubmitSharesExtended => mining_sv2::SubmitSharesExtended<'a>, Protocol::Mining,
-Mining::Mining::SubmitSharesExtended,
-to |m| mining_sv2::SubmitSharesExtended {
-    channel_id: m.channel_id,
-    sequence_number: m.sequence_number,
-    job_id: m.job_id,
-    nonce: m.nonce,
-    ntime: m.ntime,
-    version: m.version,
-    extranonce: b::<B032>(&m.extranonce),
-},
-from |x| mn::SubmitSharesExtended {
-    channel_id: x.channel_id,
-    sequence_number: x.sequence_number,
-    job_id: x.job_id,
-    nonce: x.nonce,
-    ntime: x.ntime,
-    version: x.version,
-    extranonce: x.extranonce.as_bytes().to_vec(),
+fields!(mn::CloseChannel => mining_sv2::CloseChannel<'a>, Protocol::Mining, Mining::Mining::CloseChannel {
+    channel_id: copy,
+    reason_code: str,
 });
 
-pair!(mn::SubmitSharesSuccess => mining_sv2::SubmitSharesSuccess, Protocol::Mining,
-Mining::Mining::SubmitSharesSuccess,
-to |m| mining_sv2::SubmitSharesSuccess {
-    channel_id: m.channel_id,
-    last_sequence_number: m.last_sequence_number,
-    new_submits_accepted_count: m.new_submits_accepted_count,
-    new_shares_sum: m.new_shares_sum,
-},
-from |x| mn::SubmitSharesSuccess {
-    channel_id: x.channel_id,
-    last_sequence_number: x.last_sequence_number,
-    new_submits_accepted_count: x.new_submits_accepted_count,
-    new_shares_sum: x.new_shares_sum,
+fields!(mn::SetExtranoncePrefix => mining_sv2::SetExtranoncePrefix<'a>, Protocol::Mining, Mining::Mining::SetExtranoncePrefix {
+    channel_id: copy,
+    extranonce_prefix: bytes B032,
 });
 
-pair!(mn::SubmitSharesError => mining_sv2::SubmitSharesError<'a>, Protocol::Mining,
-Mining::Mining::SubmitSharesError,
-to |m| mining_sv2::SubmitSharesError {
-    channel_id: m.channel_id,
-    sequence_number: m.sequence_number,
-    error_code: s(&m.error_code),
-},
-from |x| mn::SubmitSharesError {
-    channel_id: x.channel_id,
-    sequence_number: x.sequence_number,
-    error_code: os(&x.error_code),
+fields!(mn::SubmitSharesStandard => mining_sv2::SubmitSharesStandard, Protocol::Mining, Mining::Mining::SubmitSharesStandard {
+    channel_id: copy,
+    sequence_number: copy,
+    job_id: copy,
+    nonce: copy,
+    ntime: copy,
+    version: copy,
 });
 
-pair!(mn::NewMiningJob => mining_sv2::NewMiningJob<'a>, Protocol::Mining,
-Mining::Mining::NewMiningJob,
-to |m| mining_sv2::NewMiningJob {
-    channel_id: m.channel_id,
-    job_id: m.job_id,
-    min_ntime: Sv2Option::new(m.min_ntime),
-    version: m.version,
-    merkle_root: h(&m.merkle_root),
-},
-from |x| mn::NewMiningJob {
-    channel_id: x.channel_id,
-    job_id: x.job_id,
-    min_ntime: x.min_ntime.as_ref().copied(),
-    version: x.version,
-    merkle_root: oh(&x.merkle_root),
+fields!(mn::SubmitSharesExtended => mining_sv2::SubmitSharesExtended<'a>, Protocol::Mining, Mining::Mining::SubmitSharesExtended {
+    channel_id: copy,
+    sequence_number: copy,
+    job_id: copy,
+    nonce: copy,
+    ntime: copy,
+    version: copy,
+    extranonce: bytes B032,
 });
 
-pair!(mn::NewExtendedMiningJob => mining_sv2::NewExtendedMiningJob<'a>, Protocol::Mining,
-Mining::Mining::NewExtendedMiningJob,
-to |m| mining_sv2::NewExtendedMiningJob {
-    channel_id: m.channel_id,
-    job_id: m.job_id,
-    min_ntime: Sv2Option::new(m.min_ntime),
-    version: m.version,
-    version_rolling_allowed: m.version_rolling_allowed,
-    merkle_path: Seq0255::new(hs(&m.merkle_path)).unwrap(),
-    coinbase_tx_prefix: b::<B064K>(&m.coinbase_tx_prefix),
-    coinbase_tx_suffix: b::<B064K>(&m.coinbase_tx_suffix),
-},
-from |x| mn::NewExtendedMiningJob {
-    channel_id: x.channel_id,
-    job_id: x.job_id,
-    min_ntime: x.min_ntime.as_ref().copied(),
-    version: x.version,
-    version_rolling_allowed: x.version_rolling_allowed,
-    merkle_path: x.merkle_path.iter().map(oh).collect(),
-    coinbase_tx_prefix: x.coinbase_tx_prefix.as_bytes().to_vec(),
-    coinbase_tx_suffix: x.coinbase_tx_suffix.as_bytes().to_vec(),
+fields!(mn::SubmitSharesSuccess => mining_sv2::SubmitSharesSuccess, Protocol::Mining, Mining::Mining::SubmitSharesSuccess {
+    channel_id: copy,
+    last_sequence_number: copy,
+    new_submits_accepted_count: copy,
+    new_shares_sum: copy,
 });
 
-pair!(mn::SetNewPrevHash => mining_sv2::SetNewPrevHash<'a>, Protocol::Mining,
-Mining::Mining::SetNewPrevHash,
-to |m| mining_sv2::SetNewPrevHash {
-    channel_id: m.channel_id,
-    job_id: m.job_id,
-    prev_hash: h(&m.prev_hash),
-    min_ntime: m.min_ntime,
-    nbits: m.nbits,
-},
-from |x| mn::SetNewPrevHash {
-    channel_id: x.channel_id,
-    job_id: x.job_id,
-    prev_hash: oh(&x.prev_hash),
-    min_ntime: x.min_ntime,
-    nbits: x.nbits,
+fields!(mn::SubmitSharesError => mining_sv2::SubmitSharesError<'a>, Protocol::Mining, Mining::Mining::SubmitSharesError {
+    channel_id: copy,
+    sequence_number: copy,
+    error_code: str,
 });
 
-pair!(mn::SetTarget => mining_sv2::SetTarget<'a>, Protocol::Mining,
-    Mining::Mining::SetTarget,
-    to |m| mining_sv2::SetTarget { channel_id: m.channel_id, maximum_target: h(&m.maximum_target) },
-    from |x| mn::SetTarget { channel_id: x.channel_id, maximum_target: oh(&x.maximum_target) });
-
-pair!(mn::SetCustomMiningJob => mining_sv2::SetCustomMiningJob<'a>, Protocol::Mining,
-Mining::Mining::SetCustomMiningJob,
-to |m| mining_sv2::SetCustomMiningJob {
-    channel_id: m.channel_id,
-    request_id: m.request_id,
-    token: b::<B0255>(&m.token),
-    version: m.version,
-    prev_hash: h(&m.prev_hash),
-    min_ntime: m.min_ntime,
-    nbits: m.nbits,
-    coinbase_tx_version: m.coinbase_tx_version,
-    coinbase_prefix: b::<B0255>(&m.coinbase_prefix),
-    coinbase_tx_input_n_sequence: m.coinbase_tx_input_n_sequence,
-    coinbase_tx_outputs: b::<B064K>(&m.coinbase_tx_outputs),
-    coinbase_tx_locktime: m.coinbase_tx_locktime,
-    merkle_path: Seq0255::new(hs(&m.merkle_path)).unwrap(),
-},
-from |x| mn::SetCustomMiningJob {
-    channel_id: x.channel_id,
-    request_id: x.request_id,
-    token: x.token.as_bytes().to_vec(),
-    version: x.version,
-    prev_hash: oh(&x.prev_hash),
-    min_ntime: x.min_ntime,
-    nbits: x.nbits,
-    coinbase_tx_version: x.coinbase_tx_version,
-    coinbase_prefix: x.coinbase_prefix.as_bytes().to_vec(),
-    coinbase_tx_input_n_sequence: x.coinbase_tx_input_n_sequence,
-    coinbase_tx_outputs: x.coinbase_tx_outputs.as_bytes().to_vec(),
-    coinbase_tx_locktime: x.coinbase_tx_locktime,
-    merkle_path: x.merkle_path.iter().map(oh).collect(),
+fields!(mn::NewMiningJob => mining_sv2::NewMiningJob<'a>, Protocol::Mining, Mining::Mining::NewMiningJob {
+    channel_id: copy,
+    job_id: copy,
+    min_ntime: opt,
+    version: copy,
+    merkle_root: hash,
 });
 
-pair!(mn::SetCustomMiningJobSuccess => mining_sv2::SetCustomMiningJobSuccess, Protocol::Mining,
-Mining::Mining::SetCustomMiningJobSuccess,
-to |m| mining_sv2::SetCustomMiningJobSuccess {
-    channel_id: m.channel_id,
-    request_id: m.request_id,
-    job_id: m.job_id,
-},
-from |x| mn::SetCustomMiningJobSuccess {
-    channel_id: x.channel_id,
-    request_id: x.request_id,
-    job_id: x.job_id,
+fields!(mn::NewExtendedMiningJob => mining_sv2::NewExtendedMiningJob<'a>, Protocol::Mining, Mining::Mining::NewExtendedMiningJob {
+    channel_id: copy,
+    job_id: copy,
+    min_ntime: opt,
+    version: copy,
+    version_rolling_allowed: copy,
+    merkle_path: hashes,
+    coinbase_tx_prefix: bytes B064K,
+    coinbase_tx_suffix: bytes B064K,
 });
 
-pair!(mn::SetCustomMiningJobError => mining_sv2::SetCustomMiningJobError<'a>, Protocol::Mining,
-Mining::Mining::SetCustomMiningJobError,
-to |m| mining_sv2::SetCustomMiningJobError {
-    channel_id: m.channel_id,
-    request_id: m.request_id,
-    error_code: s(&m.error_code),
-},
-from |x| mn::SetCustomMiningJobError {
-    channel_id: x.channel_id,
-    request_id: x.request_id,
-    error_code: os(&x.error_code),
+fields!(mn::SetNewPrevHash => mining_sv2::SetNewPrevHash<'a>, Protocol::Mining, Mining::Mining::SetNewPrevHash {
+    channel_id: copy,
+    job_id: copy,
+    prev_hash: hash,
+    min_ntime: copy,
+    nbits: copy,
 });
 
-pair!(mn::SetGroupChannel => mining_sv2::SetGroupChannel<'a>, Protocol::Mining,
-Mining::Mining::SetGroupChannel,
-to |m| mining_sv2::SetGroupChannel {
-    group_channel_id: m.group_channel_id,
-    channel_ids: Seq064K::new(m.channel_ids.clone()).unwrap(),
-},
-from |x| mn::SetGroupChannel {
-    group_channel_id: x.group_channel_id,
-    channel_ids: x.channel_ids.as_slice().to_vec(),
+fields!(mn::SetTarget => mining_sv2::SetTarget<'a>, Protocol::Mining, Mining::Mining::SetTarget {
+    channel_id: copy,
+    maximum_target: hash,
+});
+
+fields!(mn::SetCustomMiningJob => mining_sv2::SetCustomMiningJob<'a>, Protocol::Mining, Mining::Mining::SetCustomMiningJob {
+    channel_id: copy,
+    request_id: copy,
+    token: bytes B0255,
+    version: copy,
+    prev_hash: hash,
+    min_ntime: copy,
+    nbits: copy,
+    coinbase_tx_version: copy,
+    coinbase_prefix: bytes B0255,
+    coinbase_tx_input_n_sequence: copy,
+    coinbase_tx_outputs: bytes B064K,
+    coinbase_tx_locktime: copy,
+    merkle_path: hashes,
+});
+
+fields!(mn::SetCustomMiningJobSuccess => mining_sv2::SetCustomMiningJobSuccess, Protocol::Mining, Mining::Mining::SetCustomMiningJobSuccess {
+    channel_id: copy,
+    request_id: copy,
+    job_id: copy,
+});
+
+fields!(mn::SetCustomMiningJobError => mining_sv2::SetCustomMiningJobError<'a>, Protocol::Mining, Mining::Mining::SetCustomMiningJobError {
+    channel_id: copy,
+    request_id: copy,
+    error_code: str,
+});
+
+fields!(mn::SetGroupChannel => mining_sv2::SetGroupChannel<'a>, Protocol::Mining, Mining::Mining::SetGroupChannel {
+    group_channel_id: copy,
+    channel_ids: u32s,
 });
 
 // ------------------------------------------------------------------ template distribution
 
-pair!(td::CoinbaseOutputConstraints => template_distribution_sv2::CoinbaseOutputConstraints,
-Protocol::TemplateDistribution,
-TemplateDistribution::TemplateDistribution::CoinbaseOutputConstraints,
-to |m| template_distribution_sv2::CoinbaseOutputConstraints {
-    coinbase_output_max_additional_size: m.coinbase_output_max_additional_size,
-    coinbase_output_max_additional_sigops: m.coinbase_output_max_additional_sigops,
-},
-from |x| td::CoinbaseOutputConstraints {
-    coinbase_output_max_additional_size: x.coinbase_output_max_additional_size,
-    coinbase_output_max_additional_sigops: x.coinbase_output_max_additional_sigops,
+fields!(td::CoinbaseOutputConstraints => template_distribution_sv2::CoinbaseOutputConstraints, Protocol::TemplateDistribution, TemplateDistribution::TemplateDistribution::CoinbaseOutputConstraints {
+    coinbase_output_max_additional_size: copy,
+    coinbase_output_max_additional_sigops: copy,
 });
 
-pair!(td::NewTemplate => template_distribution_sv2::NewTemplate<'a>, Protocol::TemplateDistribution,
-TemplateDistribution::TemplateDistribution::NewTemplate,
-to |m| template_distribution_sv2::NewTemplate {
-    template_id: m.template_id,
-    future_template: m.future_template,
-    version: m.version,
-    coinbase_tx_version: m.coinbase_tx_version,
-    coinbase_prefix: b::<B0255>(&m.coinbase_prefix),
-    coinbase_tx_input_sequence: m.coinbase_tx_input_sequence,
-    coinbase_tx_value_remaining: m.coinbase_tx_value_remaining,
-    coinbase_tx_outputs_count: m.coinbase_tx_outputs_count,
-    coinbase_tx_outputs: b::<B064K>(&m.coinbase_tx_outputs),
-    coinbase_tx_locktime: m.coinbase_tx_locktime,
-    merkle_path: Seq0255::new(hs(&m.merkle_path)).unwrap(),
-},
-from |x| td::NewTemplate {
-    template_id: x.template_id,
-    future_template: x.future_template,
-    version: x.version,
-    coinbase_tx_version: x.coinbase_tx_version,
-    coinbase_prefix: x.coinbase_prefix.as_bytes().to_vec(),
-    coinbase_tx_input_sequence: x.coinbase_tx_input_sequence,
-    coinbase_tx_value_remaining: x.coinbase_tx_value_remaining,
-    coinbase_tx_outputs_count: x.coinbase_tx_outputs_count,
-    coinbase_tx_outputs: x.coinbase_tx_outputs.as_bytes().to_vec(),
-    coinbase_tx_locktime: x.coinbase_tx_locktime,
-    merkle_path: x.merkle_path.iter().map(oh).collect(),
+fields!(td::NewTemplate => template_distribution_sv2::NewTemplate<'a>, Protocol::TemplateDistribution, TemplateDistribution::TemplateDistribution::NewTemplate {
+    template_id: copy,
+    future_template: copy,
+    version: copy,
+    coinbase_tx_version: copy,
+    coinbase_prefix: bytes B0255,
+    coinbase_tx_input_sequence: copy,
+    coinbase_tx_value_remaining: copy,
+    coinbase_tx_outputs_count: copy,
+    coinbase_tx_outputs: bytes B064K,
+    coinbase_tx_locktime: copy,
+    merkle_path: hashes,
 });
 
-pair!(td::SetNewPrevHash => template_distribution_sv2::SetNewPrevHash<'a>, Protocol::TemplateDistribution,
-TemplateDistribution::TemplateDistribution::SetNewPrevHash,
-to |m| template_distribution_sv2::SetNewPrevHash {
-    template_id: m.template_id,
-    prev_hash: h(&m.prev_hash),
-    header_timestamp: m.header_timestamp,
-    n_bits: m.n_bits,
-    target: h(&m.target),
-},
-from |x| td::SetNewPrevHash {
-    template_id: x.template_id,
-    prev_hash: oh(&x.prev_hash),
-    header_timestamp: x.header_timestamp,
-    n_bits: x.n_bits,
-    target: oh(&x.target),
+fields!(td::SetNewPrevHash => template_distribution_sv2::SetNewPrevHash<'a>, Protocol::TemplateDistribution, TemplateDistribution::TemplateDistribution::SetNewPrevHash {
+    template_id: copy,
+    prev_hash: hash,
+    header_timestamp: copy,
+    n_bits: copy,
+    target: hash,
 });
 
-pair!(td::RequestTransactionData => template_distribution_sv2::RequestTransactionData,
-    Protocol::TemplateDistribution,
-    TemplateDistribution::TemplateDistribution::RequestTransactionData,
-    to |m| template_distribution_sv2::RequestTransactionData { template_id: m.template_id },
-    from |x| td::RequestTransactionData { template_id: x.template_id });
+fields!(td::RequestTransactionData => template_distribution_sv2::RequestTransactionData, Protocol::TemplateDistribution, TemplateDistribution::TemplateDistribution::RequestTransactionData {
+    template_id: copy,
+});
 
 pair!(td::RequestTransactionDataSuccess => template_distribution_sv2::RequestTransactionDataSuccess<'a>,
 Protocol::TemplateDistribution,
@@ -551,60 +414,30 @@ from |x| td::RequestTransactionDataSuccess {
     transaction_list: x.transaction_list.iter().map(|t| t.as_bytes().to_vec()).collect(),
 });
 
-pair!(td::RequestTransactionDataError => template_distribution_sv2::RequestTransactionDataError<'a>,
-Protocol::TemplateDistribution,
-TemplateDistribution::TemplateDistribution::RequestTransactionDataError,
-to |m| template_distribution_sv2::RequestTransactionDataError {
-    template_id: m.template_id,
-    error_code: s(&m.error_code),
-},
-from |x| td::RequestTransactionDataError {
-    template_id: x.template_id,
-    error_code: os(&x.error_code),
+fields!(td::RequestTransactionDataError => template_distribution_sv2::RequestTransactionDataError<'a>, Protocol::TemplateDistribution, TemplateDistribution::TemplateDistribution::RequestTransactionDataError {
+    template_id: copy,
+    error_code: str,
 });
 
-pair!(td::SubmitSolution => template_distribution_sv2::SubmitSolution<'a>, Protocol::TemplateDistribution,
-TemplateDistribution::TemplateDistribution::SubmitSolution,
-to |m| template_distribution_sv2::SubmitSolution {
-    template_id: m.template_id,
-    version: m.version,
-    header_timestamp: m.header_timestamp,
-    header_nonce: m.header_nonce,
-    coinbase_tx: b::<B064K>(&m.coinbase_tx),
-},
-from |x| td::SubmitSolution {
-    template_id: x.template_id,
-    version: x.version,
-    header_timestamp: x.header_timestamp,
-    header_nonce: x.header_nonce,
-    coinbase_tx: x.coinbase_tx.as_bytes().to_vec(),
+fields!(td::SubmitSolution => template_distribution_sv2::SubmitSolution<'a>, Protocol::TemplateDistribution, TemplateDistribution::TemplateDistribution::SubmitSolution {
+    template_id: copy,
+    version: copy,
+    header_timestamp: copy,
+    header_nonce: copy,
+    coinbase_tx: bytes B064K,
 });
 
 // ------------------------------------------------------------------ job declaration
 
-pair!(jd::AllocateMiningJobToken => job_declaration_sv2::AllocateMiningJobToken<'a>, Protocol::JobDeclaration,
-JobDeclaration::JobDeclaration::AllocateMiningJobToken,
-to |m| job_declaration_sv2::AllocateMiningJobToken {
-    user_identifier: s(&m.user_identifier),
-    request_id: m.request_id,
-},
-from |x| jd::AllocateMiningJobToken {
-    user_identifier: os(&x.user_identifier),
-    request_id: x.request_id,
+fields!(jd::AllocateMiningJobToken => job_declaration_sv2::AllocateMiningJobToken<'a>, Protocol::JobDeclaration, JobDeclaration::JobDeclaration::AllocateMiningJobToken {
+    user_identifier: str,
+    request_id: copy,
 });
 
-pair!(jd::AllocateMiningJobTokenSuccess => job_declaration_sv2::AllocateMiningJobTokenSuccess<'a>,
-Protocol::JobDeclaration,
-JobDeclaration::JobDeclaration::AllocateMiningJobTokenSuccess,
-to |m| job_declaration_sv2::AllocateMiningJobTokenSuccess {
-    request_id: m.request_id,
-    mining_job_token: b::<B0255>(&m.mining_job_token),
-    coinbase_outputs: b::<B064K>(&m.coinbase_outputs),
-},
-from |x| jd::AllocateMiningJobTokenSuccess {
-    request_id: x.request_id,
-    mining_job_token: x.mining_job_token.as_bytes().to_vec(),
-    coinbase_outputs: x.coinbase_outputs.as_bytes().to_vec(),
+fields!(jd::AllocateMiningJobTokenSuccess => job_declaration_sv2::AllocateMiningJobTokenSuccess<'a>, Protocol::JobDeclaration, JobDeclaration::JobDeclaration::AllocateMiningJobTokenSuccess {
+    request_id: copy,
+    mining_job_token: bytes B0255,
+    coinbase_outputs: bytes B064K,
 });
 
 pair!(jd::DeclareMiningJob => job_declaration_sv2::DeclareMiningJob<'a>, Protocol::JobDeclaration,
@@ -628,40 +461,20 @@ from |x| jd::DeclareMiningJob {
     excess_data: x.excess_data.as_bytes().to_vec(),
 });
 
-pair!(jd::DeclareMiningJobSuccess => job_declaration_sv2::DeclareMiningJobSuccess<'a>, Protocol::JobDeclaration,
-JobDeclaration::JobDeclaration::DeclareMiningJobSuccess,
-to |m| job_declaration_sv2::DeclareMiningJobSuccess {
-    request_id: m.request_id,
-    new_mining_job_token: b::<B0255>(&m.new_mining_job_token),
-},
-from |x| jd::DeclareMiningJobSuccess {
-    request_id: x.request_id,
-    new_mining_job_token: x.new_mining_job_token.as_bytes().to_vec(),
+fields!(jd::DeclareMiningJobSuccess => job_declaration_sv2::DeclareMiningJobSuccess<'a>, Protocol::JobDeclaration, JobDeclaration::JobDeclaration::DeclareMiningJobSuccess {
+    request_id: copy,
+    new_mining_job_token: bytes B0255,
 });
 
-pair!(jd::DeclareMiningJobError => job_declaration_sv2::DeclareMiningJobError<'a>, Protocol::JobDeclaration,
-JobDeclaration::JobDeclaration::DeclareMiningJobError,
-to |m| job_declaration_sv2::DeclareMiningJobError {
-    request_id: m.request_id,
-    error_code: s(&m.error_code),
-    error_details: b::<B064K>(&m.error_details),
-},
-from |x| jd::DeclareMiningJobError {
-    request_id: x.request_id,
-    error_code: os(&x.error_code),
-    error_details: x.error_details.as_bytes().to_vec(),
+fields!(jd::DeclareMiningJobError => job_declaration_sv2::DeclareMiningJobError<'a>, Protocol::JobDeclaration, JobDeclaration::JobDeclaration::DeclareMiningJobError {
+    request_id: copy,
+    error_code: str,
+    error_details: bytes B064K,
 });
 
-pair!(jd::ProvideMissingTransactions => job_declaration_sv2::ProvideMissingTransactions<'a>,
-Protocol::JobDeclaration,
-JobDeclaration::JobDeclaration::ProvideMissingTransactions,
-to |m| job_declaration_sv2::ProvideMissingTransactions {
-    request_id: m.request_id,
-    unknown_tx_position_list: Seq064K::new(m.unknown_tx_position_list.clone()).unwrap(),
-},
-from |x| jd::ProvideMissingTransactions {
-    request_id: x.request_id,
-    unknown_tx_position_list: x.unknown_tx_position_list.as_slice().to_vec(),
+fields!(jd::ProvideMissingTransactions => job_declaration_sv2::ProvideMissingTransactions<'a>, Protocol::JobDeclaration, JobDeclaration::JobDeclaration::ProvideMissingTransactions {
+    request_id: copy,
+    unknown_tx_position_list: u32s,
 });
 
 pair!(jd::ProvideMissingTransactionsSuccess => job_declaration_sv2::ProvideMissingTransactionsSuccess<'a>,
@@ -679,23 +492,13 @@ from |x| jd::ProvideMissingTransactionsSuccess {
     transaction_list: x.transaction_list.iter().map(|t| t.as_bytes().to_vec()).collect(),
 });
 
-pair!(jd::PushSolution => job_declaration_sv2::PushSolution<'a>, Protocol::JobDeclaration,
-JobDeclaration::JobDeclaration::PushSolution,
-to |m| job_declaration_sv2::PushSolution {
-    extranonce: b::<B032>(&m.extranonce),
-    prev_hash: h(&m.prev_hash),
-    nonce: m.nonce,
-    ntime: m.ntime,
-    nbits: m.nbits,
-    version: m.version,
-},
-from |x| jd::PushSolution {
-    extranonce: x.extranonce.as_bytes().to_vec(),
-    prev_hash: oh(&x.prev_hash),
-    nonce: x.nonce,
-    ntime: x.ntime,
-    nbits: x.nbits,
-    version: x.version,
+fields!(jd::PushSolution => job_declaration_sv2::PushSolution<'a>, Protocol::JobDeclaration, JobDeclaration::JobDeclaration::PushSolution {
+    extranonce: bytes B032,
+    prev_hash: hash,
+    nonce: copy,
+    ntime: copy,
+    nbits: copy,
+    version: copy,
 });
 
 // ------------------------------------------------------------------ the checks
