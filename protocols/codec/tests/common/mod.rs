@@ -6,6 +6,26 @@ use proptest::prelude::*;
 use sv2_codec::{common, job_declaration as jd, mining, template_distribution as td};
 use sv2_codec::{Message, Protocol};
 
+/// `(a, (b, (c, ...)))`: strategies (or patterns) nested in pairs, so a message of any
+/// number of fields is one tuple strategy.
+macro_rules! nest {
+    ($e:expr) => { $e };
+    ($e:expr, $($rest:expr),+) => { ($e, nest!($($rest),+)) };
+}
+
+/// The binding pattern matching [`nest!`]'s value.
+macro_rules! nest_pat {
+    ($p:ident) => { $p };
+    ($p:ident, $($rest:ident),+) => { ($p, nest_pat!($($rest),+)) };
+}
+
+/// A strategy for message `$ty`, each field drawn from its own strategy.
+macro_rules! strategy {
+    ($($ty:ident)::+ { $($f:ident: $s:expr),+ $(,)? }) => {
+        nest!($($s),+).prop_map(|nest_pat!($($f),+)| $($ty)::+ { $($f),+ })
+    };
+}
+
 /// 32 random bytes.
 pub fn u256() -> impl Strategy<Value = [u8; 32]> {
     any::<[u8; 32]>()
@@ -46,367 +66,287 @@ pub fn protocol() -> impl Strategy<Value = Protocol> {
 // ---------------------------------------------------------------- common
 
 pub fn setup_connection() -> impl Strategy<Value = common::SetupConnection> {
-    (
-        protocol(),
-        any::<u16>(),
-        any::<u16>(),
-        any::<u32>(),
-        str255(),
-        any::<u16>(),
-        str255(),
-        str255(),
-        str255(),
-        str255(),
-    )
-        .prop_map(
-            |(p, min, max, flags, host, port, v, hw, fw, id)| common::SetupConnection {
-                protocol: p,
-                min_version: min,
-                max_version: max,
-                flags,
-                endpoint_host: host,
-                endpoint_port: port,
-                vendor: v,
-                hardware_version: hw,
-                firmware: fw,
-                device_id: id,
-            },
-        )
+    strategy!(common::SetupConnection {
+        protocol: protocol(),
+        min_version: any::<u16>(),
+        max_version: any::<u16>(),
+        flags: any::<u32>(),
+        endpoint_host: str255(),
+        endpoint_port: any::<u16>(),
+        vendor: str255(),
+        hardware_version: str255(),
+        firmware: str255(),
+        device_id: str255(),
+    })
 }
 
 pub fn setup_connection_success() -> impl Strategy<Value = common::SetupConnectionSuccess> {
-    (any::<u16>(), any::<u32>()).prop_map(|(used_version, flags)| common::SetupConnectionSuccess {
-        used_version,
-        flags,
+    strategy!(common::SetupConnectionSuccess {
+        used_version: any::<u16>(),
+        flags: any::<u32>(),
     })
 }
 
 pub fn setup_connection_error() -> impl Strategy<Value = common::SetupConnectionError> {
-    (any::<u32>(), str255())
-        .prop_map(|(flags, error_code)| common::SetupConnectionError { flags, error_code })
+    strategy!(common::SetupConnectionError {
+        flags: any::<u32>(),
+        error_code: str255(),
+    })
 }
 
 pub fn channel_endpoint_changed() -> impl Strategy<Value = common::ChannelEndpointChanged> {
-    any::<u32>().prop_map(|channel_id| common::ChannelEndpointChanged { channel_id })
+    strategy!(common::ChannelEndpointChanged {
+        channel_id: any::<u32>(),
+    })
 }
 
 pub fn reconnect() -> impl Strategy<Value = common::Reconnect> {
-    (str255(), any::<u16>())
-        .prop_map(|(new_host, new_port)| common::Reconnect { new_host, new_port })
+    strategy!(common::Reconnect {
+        new_host: str255(),
+        new_port: any::<u16>(),
+    })
 }
 
 // ---------------------------------------------------------------- mining
 
 pub fn open_standard_mining_channel() -> impl Strategy<Value = mining::OpenStandardMiningChannel> {
-    (any::<u32>(), str255(), f32_val(), u256()).prop_map(|(a, b, c, d)| {
-        mining::OpenStandardMiningChannel {
-            request_id: a,
-            user_identity: b,
-            nominal_hash_rate: c,
-            max_target: d,
-        }
+    strategy!(mining::OpenStandardMiningChannel {
+        request_id: any::<u32>(),
+        user_identity: str255(),
+        nominal_hash_rate: f32_val(),
+        max_target: u256(),
     })
 }
 
 pub fn open_standard_mining_channel_success(
 ) -> impl Strategy<Value = mining::OpenStandardMiningChannelSuccess> {
-    (any::<u32>(), any::<u32>(), u256(), bytes(32), any::<u32>()).prop_map(|(a, b, c, d, e)| {
-        mining::OpenStandardMiningChannelSuccess {
-            request_id: a,
-            channel_id: b,
-            target: c,
-            extranonce_prefix: d,
-            group_channel_id: e,
-        }
+    strategy!(mining::OpenStandardMiningChannelSuccess {
+        request_id: any::<u32>(),
+        channel_id: any::<u32>(),
+        target: u256(),
+        extranonce_prefix: bytes(32),
+        group_channel_id: any::<u32>(),
     })
 }
 
 pub fn open_extended_mining_channel() -> impl Strategy<Value = mining::OpenExtendedMiningChannel> {
-    (any::<u32>(), str255(), f32_val(), u256(), any::<u16>()).prop_map(|(a, b, c, d, e)| {
-        mining::OpenExtendedMiningChannel {
-            request_id: a,
-            user_identity: b,
-            nominal_hash_rate: c,
-            max_target: d,
-            min_extranonce_size: e,
-        }
+    strategy!(mining::OpenExtendedMiningChannel {
+        request_id: any::<u32>(),
+        user_identity: str255(),
+        nominal_hash_rate: f32_val(),
+        max_target: u256(),
+        min_extranonce_size: any::<u16>(),
     })
 }
 
 pub fn open_extended_mining_channel_success(
 ) -> impl Strategy<Value = mining::OpenExtendedMiningChannelSuccess> {
-    (
-        any::<u32>(),
-        any::<u32>(),
-        u256(),
-        any::<u16>(),
-        bytes(32),
-        any::<u32>(),
-    )
-        .prop_map(
-            |(a, b, c, d, e, f)| mining::OpenExtendedMiningChannelSuccess {
-                request_id: a,
-                channel_id: b,
-                target: c,
-                extranonce_size: d,
-                extranonce_prefix: e,
-                group_channel_id: f,
-            },
-        )
+    strategy!(mining::OpenExtendedMiningChannelSuccess {
+        request_id: any::<u32>(),
+        channel_id: any::<u32>(),
+        target: u256(),
+        extranonce_size: any::<u16>(),
+        extranonce_prefix: bytes(32),
+        group_channel_id: any::<u32>(),
+    })
 }
 
 pub fn open_mining_channel_error() -> impl Strategy<Value = mining::OpenMiningChannelError> {
-    (any::<u32>(), str255()).prop_map(|(request_id, error_code)| mining::OpenMiningChannelError {
-        request_id,
-        error_code,
+    strategy!(mining::OpenMiningChannelError {
+        request_id: any::<u32>(),
+        error_code: str255(),
     })
 }
 
 pub fn update_channel() -> impl Strategy<Value = mining::UpdateChannel> {
-    (any::<u32>(), f32_val(), u256()).prop_map(|(a, b, c)| mining::UpdateChannel {
-        channel_id: a,
-        nominal_hash_rate: b,
-        maximum_target: c,
+    strategy!(mining::UpdateChannel {
+        channel_id: any::<u32>(),
+        nominal_hash_rate: f32_val(),
+        maximum_target: u256(),
     })
 }
 
 pub fn update_channel_error() -> impl Strategy<Value = mining::UpdateChannelError> {
-    (any::<u32>(), str255()).prop_map(|(channel_id, error_code)| mining::UpdateChannelError {
-        channel_id,
-        error_code,
+    strategy!(mining::UpdateChannelError {
+        channel_id: any::<u32>(),
+        error_code: str255(),
     })
 }
 
 pub fn close_channel() -> impl Strategy<Value = mining::CloseChannel> {
-    (any::<u32>(), str255()).prop_map(|(channel_id, reason_code)| mining::CloseChannel {
-        channel_id,
-        reason_code,
+    strategy!(mining::CloseChannel {
+        channel_id: any::<u32>(),
+        reason_code: str255(),
     })
 }
 
 pub fn set_extranonce_prefix() -> impl Strategy<Value = mining::SetExtranoncePrefix> {
-    (any::<u32>(), bytes(32)).prop_map(|(channel_id, extranonce_prefix)| {
-        mining::SetExtranoncePrefix {
-            channel_id,
-            extranonce_prefix,
-        }
+    strategy!(mining::SetExtranoncePrefix {
+        channel_id: any::<u32>(),
+        extranonce_prefix: bytes(32),
     })
 }
 
 pub fn submit_shares_standard() -> impl Strategy<Value = mining::SubmitSharesStandard> {
-    any::<[u32; 6]>().prop_map(|[a, b, c, d, e, f]| mining::SubmitSharesStandard {
-        channel_id: a,
-        sequence_number: b,
-        job_id: c,
-        nonce: d,
-        ntime: e,
-        version: f,
+    strategy!(mining::SubmitSharesStandard {
+        channel_id: any::<u32>(),
+        sequence_number: any::<u32>(),
+        job_id: any::<u32>(),
+        nonce: any::<u32>(),
+        ntime: any::<u32>(),
+        version: any::<u32>(),
     })
 }
 
 pub fn submit_shares_extended() -> impl Strategy<Value = mining::SubmitSharesExtended> {
-    (any::<[u32; 6]>(), bytes(32)).prop_map(|([a, b, c, d, e, f], x)| {
-        mining::SubmitSharesExtended {
-            channel_id: a,
-            sequence_number: b,
-            job_id: c,
-            nonce: d,
-            ntime: e,
-            version: f,
-            extranonce: x,
-        }
+    strategy!(mining::SubmitSharesExtended {
+        channel_id: any::<u32>(),
+        sequence_number: any::<u32>(),
+        job_id: any::<u32>(),
+        nonce: any::<u32>(),
+        ntime: any::<u32>(),
+        version: any::<u32>(),
+        extranonce: bytes(32),
     })
 }
 
 pub fn submit_shares_success() -> impl Strategy<Value = mining::SubmitSharesSuccess> {
-    (any::<u32>(), any::<u32>(), any::<u32>(), any::<u64>()).prop_map(|(a, b, c, d)| {
-        mining::SubmitSharesSuccess {
-            channel_id: a,
-            last_sequence_number: b,
-            new_submits_accepted_count: c,
-            new_shares_sum: d,
-        }
+    strategy!(mining::SubmitSharesSuccess {
+        channel_id: any::<u32>(),
+        last_sequence_number: any::<u32>(),
+        new_submits_accepted_count: any::<u32>(),
+        new_shares_sum: any::<u64>(),
     })
 }
 
 pub fn submit_shares_error() -> impl Strategy<Value = mining::SubmitSharesError> {
-    (any::<u32>(), any::<u32>(), str255()).prop_map(|(a, b, c)| mining::SubmitSharesError {
-        channel_id: a,
-        sequence_number: b,
-        error_code: c,
+    strategy!(mining::SubmitSharesError {
+        channel_id: any::<u32>(),
+        sequence_number: any::<u32>(),
+        error_code: str255(),
     })
 }
 
 pub fn new_mining_job() -> impl Strategy<Value = mining::NewMiningJob> {
-    (
-        any::<u32>(),
-        any::<u32>(),
-        any::<Option<u32>>(),
-        any::<u32>(),
-        u256(),
-    )
-        .prop_map(|(a, b, c, d, e)| mining::NewMiningJob {
-            channel_id: a,
-            job_id: b,
-            min_ntime: c,
-            version: d,
-            merkle_root: e,
-        })
+    strategy!(mining::NewMiningJob {
+        channel_id: any::<u32>(),
+        job_id: any::<u32>(),
+        min_ntime: any::<Option<u32>>(),
+        version: any::<u32>(),
+        merkle_root: u256(),
+    })
 }
 
 pub fn new_extended_mining_job() -> impl Strategy<Value = mining::NewExtendedMiningJob> {
-    (
-        any::<u32>(),
-        any::<u32>(),
-        any::<Option<u32>>(),
-        any::<u32>(),
-        any::<bool>(),
-        vec(u256(), 0..16),
-        bytes(300),
-        bytes(300),
-    )
-        .prop_map(|(a, b, c, d, e, f, g, h)| mining::NewExtendedMiningJob {
-            channel_id: a,
-            job_id: b,
-            min_ntime: c,
-            version: d,
-            version_rolling_allowed: e,
-            merkle_path: f,
-            coinbase_tx_prefix: g,
-            coinbase_tx_suffix: h,
-        })
+    strategy!(mining::NewExtendedMiningJob {
+        channel_id: any::<u32>(),
+        job_id: any::<u32>(),
+        min_ntime: any::<Option<u32>>(),
+        version: any::<u32>(),
+        version_rolling_allowed: any::<bool>(),
+        merkle_path: vec(u256(), 0..16),
+        coinbase_tx_prefix: bytes(300),
+        coinbase_tx_suffix: bytes(300),
+    })
 }
 
 pub fn mining_set_new_prev_hash() -> impl Strategy<Value = mining::SetNewPrevHash> {
-    (
-        any::<u32>(),
-        any::<u32>(),
-        u256(),
-        any::<u32>(),
-        any::<u32>(),
-    )
-        .prop_map(|(a, b, c, d, e)| mining::SetNewPrevHash {
-            channel_id: a,
-            job_id: b,
-            prev_hash: c,
-            min_ntime: d,
-            nbits: e,
-        })
+    strategy!(mining::SetNewPrevHash {
+        channel_id: any::<u32>(),
+        job_id: any::<u32>(),
+        prev_hash: u256(),
+        min_ntime: any::<u32>(),
+        nbits: any::<u32>(),
+    })
 }
 
 pub fn set_target() -> impl Strategy<Value = mining::SetTarget> {
-    (any::<u32>(), u256()).prop_map(|(channel_id, maximum_target)| mining::SetTarget {
-        channel_id,
-        maximum_target,
+    strategy!(mining::SetTarget {
+        channel_id: any::<u32>(),
+        maximum_target: u256(),
     })
 }
 
 pub fn set_custom_mining_job() -> impl Strategy<Value = mining::SetCustomMiningJob> {
-    (
-        (any::<u32>(), any::<u32>(), bytes(255), any::<u32>(), u256()),
-        (any::<u32>(), any::<u32>(), any::<u32>(), bytes(255)),
-        (any::<u32>(), bytes(400), any::<u32>(), vec(u256(), 0..16)),
-    )
-        .prop_map(
-            |((a, b, c, d, e), (f, g, h, i), (j, k, l, m))| mining::SetCustomMiningJob {
-                channel_id: a,
-                request_id: b,
-                token: c,
-                version: d,
-                prev_hash: e,
-                min_ntime: f,
-                nbits: g,
-                coinbase_tx_version: h,
-                coinbase_prefix: i,
-                coinbase_tx_input_n_sequence: j,
-                coinbase_tx_outputs: k,
-                coinbase_tx_locktime: l,
-                merkle_path: m,
-            },
-        )
+    strategy!(mining::SetCustomMiningJob {
+        channel_id: any::<u32>(),
+        request_id: any::<u32>(),
+        token: bytes(255),
+        version: any::<u32>(),
+        prev_hash: u256(),
+        min_ntime: any::<u32>(),
+        nbits: any::<u32>(),
+        coinbase_tx_version: any::<u32>(),
+        coinbase_prefix: bytes(255),
+        coinbase_tx_input_n_sequence: any::<u32>(),
+        coinbase_tx_outputs: bytes(400),
+        coinbase_tx_locktime: any::<u32>(),
+        merkle_path: vec(u256(), 0..16),
+    })
 }
 
 pub fn set_custom_mining_job_success() -> impl Strategy<Value = mining::SetCustomMiningJobSuccess> {
-    any::<[u32; 3]>().prop_map(|[a, b, c]| mining::SetCustomMiningJobSuccess {
-        channel_id: a,
-        request_id: b,
-        job_id: c,
+    strategy!(mining::SetCustomMiningJobSuccess {
+        channel_id: any::<u32>(),
+        request_id: any::<u32>(),
+        job_id: any::<u32>(),
     })
 }
 
 pub fn set_custom_mining_job_error() -> impl Strategy<Value = mining::SetCustomMiningJobError> {
-    (any::<u32>(), any::<u32>(), str255()).prop_map(|(a, b, c)| mining::SetCustomMiningJobError {
-        channel_id: a,
-        request_id: b,
-        error_code: c,
+    strategy!(mining::SetCustomMiningJobError {
+        channel_id: any::<u32>(),
+        request_id: any::<u32>(),
+        error_code: str255(),
     })
 }
 
 pub fn set_group_channel() -> impl Strategy<Value = mining::SetGroupChannel> {
-    (any::<u32>(), vec(any::<u32>(), 0..100)).prop_map(|(group_channel_id, channel_ids)| {
-        mining::SetGroupChannel {
-            group_channel_id,
-            channel_ids,
-        }
+    strategy!(mining::SetGroupChannel {
+        group_channel_id: any::<u32>(),
+        channel_ids: vec(any::<u32>(), 0..100),
     })
 }
 
 // ---------------------------------------------------------------- template distribution
 
 pub fn coinbase_output_constraints() -> impl Strategy<Value = td::CoinbaseOutputConstraints> {
-    (any::<u32>(), any::<u16>()).prop_map(|(a, b)| td::CoinbaseOutputConstraints {
-        coinbase_output_max_additional_size: a,
-        coinbase_output_max_additional_sigops: b,
+    strategy!(td::CoinbaseOutputConstraints {
+        coinbase_output_max_additional_size: any::<u32>(),
+        coinbase_output_max_additional_sigops: any::<u16>(),
     })
 }
 
 pub fn new_template() -> impl Strategy<Value = td::NewTemplate> {
-    (
-        (
-            any::<u64>(),
-            any::<bool>(),
-            any::<u32>(),
-            any::<u32>(),
-            bytes(255),
-        ),
-        (
-            any::<u32>(),
-            any::<u64>(),
-            any::<u32>(),
-            bytes(400),
-            any::<u32>(),
-        ),
-        vec(u256(), 0..16),
-    )
-        .prop_map(|((a, b, c, d, e), (f, g, h, i, j), k)| td::NewTemplate {
-            template_id: a,
-            future_template: b,
-            version: c,
-            coinbase_tx_version: d,
-            coinbase_prefix: e,
-            coinbase_tx_input_sequence: f,
-            coinbase_tx_value_remaining: g,
-            coinbase_tx_outputs_count: h,
-            coinbase_tx_outputs: i,
-            coinbase_tx_locktime: j,
-            merkle_path: k,
-        })
+    strategy!(td::NewTemplate {
+        template_id: any::<u64>(),
+        future_template: any::<bool>(),
+        version: any::<u32>(),
+        coinbase_tx_version: any::<u32>(),
+        coinbase_prefix: bytes(255),
+        coinbase_tx_input_sequence: any::<u32>(),
+        coinbase_tx_value_remaining: any::<u64>(),
+        coinbase_tx_outputs_count: any::<u32>(),
+        coinbase_tx_outputs: bytes(400),
+        coinbase_tx_locktime: any::<u32>(),
+        merkle_path: vec(u256(), 0..16),
+    })
 }
 
 pub fn td_set_new_prev_hash() -> impl Strategy<Value = td::SetNewPrevHash> {
-    (any::<u64>(), u256(), any::<u32>(), any::<u32>(), u256()).prop_map(|(a, b, c, d, e)| {
-        td::SetNewPrevHash {
-            template_id: a,
-            prev_hash: b,
-            header_timestamp: c,
-            n_bits: d,
-            target: e,
-        }
+    strategy!(td::SetNewPrevHash {
+        template_id: any::<u64>(),
+        prev_hash: u256(),
+        header_timestamp: any::<u32>(),
+        n_bits: any::<u32>(),
+        target: u256(),
     })
 }
 
 pub fn request_transaction_data() -> impl Strategy<Value = td::RequestTransactionData> {
-    any::<u64>().prop_map(|template_id| td::RequestTransactionData { template_id })
+    strategy!(td::RequestTransactionData {
+        template_id: any::<u64>(),
+    })
 }
 
 pub fn request_transaction_data_success() -> impl Strategy<Value = td::RequestTransactionDataSuccess>
@@ -421,114 +361,90 @@ pub fn request_transaction_data_success() -> impl Strategy<Value = td::RequestTr
 }
 
 pub fn request_transaction_data_error() -> impl Strategy<Value = td::RequestTransactionDataError> {
-    (any::<u64>(), str255()).prop_map(
-        |(template_id, error_code)| td::RequestTransactionDataError {
-            template_id,
-            error_code,
-        },
-    )
+    strategy!(td::RequestTransactionDataError {
+        template_id: any::<u64>(),
+        error_code: str255(),
+    })
 }
 
 pub fn submit_solution() -> impl Strategy<Value = td::SubmitSolution> {
-    (
-        any::<u64>(),
-        any::<u32>(),
-        any::<u32>(),
-        any::<u32>(),
-        bytes(400),
-    )
-        .prop_map(|(a, b, c, d, e)| td::SubmitSolution {
-            template_id: a,
-            version: b,
-            header_timestamp: c,
-            header_nonce: d,
-            coinbase_tx: e,
-        })
+    strategy!(td::SubmitSolution {
+        template_id: any::<u64>(),
+        version: any::<u32>(),
+        header_timestamp: any::<u32>(),
+        header_nonce: any::<u32>(),
+        coinbase_tx: bytes(400),
+    })
 }
 
 // ---------------------------------------------------------------- job declaration
 
 pub fn allocate_mining_job_token() -> impl Strategy<Value = jd::AllocateMiningJobToken> {
-    (str255(), any::<u32>()).prop_map(|(user_identifier, request_id)| jd::AllocateMiningJobToken {
-        user_identifier,
-        request_id,
+    strategy!(jd::AllocateMiningJobToken {
+        user_identifier: str255(),
+        request_id: any::<u32>(),
     })
 }
 
 pub fn allocate_mining_job_token_success(
 ) -> impl Strategy<Value = jd::AllocateMiningJobTokenSuccess> {
-    (any::<u32>(), bytes(255), bytes(400)).prop_map(|(a, b, c)| jd::AllocateMiningJobTokenSuccess {
-        request_id: a,
-        mining_job_token: b,
-        coinbase_outputs: c,
+    strategy!(jd::AllocateMiningJobTokenSuccess {
+        request_id: any::<u32>(),
+        mining_job_token: bytes(255),
+        coinbase_outputs: bytes(400),
     })
 }
 
 pub fn declare_mining_job() -> impl Strategy<Value = jd::DeclareMiningJob> {
-    (
-        any::<u32>(),
-        bytes(255),
-        any::<u32>(),
-        bytes(300),
-        bytes(300),
-        vec(u256(), 0..40),
-        bytes(200),
-    )
-        .prop_map(|(a, b, c, d, e, f, g)| jd::DeclareMiningJob {
-            request_id: a,
-            mining_job_token: b,
-            version: c,
-            coinbase_tx_prefix: d,
-            coinbase_tx_suffix: e,
-            wtxid_list: f,
-            excess_data: g,
-        })
+    strategy!(jd::DeclareMiningJob {
+        request_id: any::<u32>(),
+        mining_job_token: bytes(255),
+        version: any::<u32>(),
+        coinbase_tx_prefix: bytes(300),
+        coinbase_tx_suffix: bytes(300),
+        wtxid_list: vec(u256(), 0..40),
+        excess_data: bytes(200),
+    })
 }
 
 pub fn declare_mining_job_success() -> impl Strategy<Value = jd::DeclareMiningJobSuccess> {
-    (any::<u32>(), bytes(255)).prop_map(|(request_id, new_mining_job_token)| {
-        jd::DeclareMiningJobSuccess {
-            request_id,
-            new_mining_job_token,
-        }
+    strategy!(jd::DeclareMiningJobSuccess {
+        request_id: any::<u32>(),
+        new_mining_job_token: bytes(255),
     })
 }
 
 pub fn declare_mining_job_error() -> impl Strategy<Value = jd::DeclareMiningJobError> {
-    (any::<u32>(), str255(), bytes(300)).prop_map(|(a, b, c)| jd::DeclareMiningJobError {
-        request_id: a,
-        error_code: b,
-        error_details: c,
+    strategy!(jd::DeclareMiningJobError {
+        request_id: any::<u32>(),
+        error_code: str255(),
+        error_details: bytes(300),
     })
 }
 
 pub fn provide_missing_transactions() -> impl Strategy<Value = jd::ProvideMissingTransactions> {
-    (any::<u32>(), vec(any::<u16>(), 0..100)).prop_map(|(request_id, list)| {
-        jd::ProvideMissingTransactions {
-            request_id,
-            unknown_tx_position_list: list,
-        }
+    strategy!(jd::ProvideMissingTransactions {
+        request_id: any::<u32>(),
+        unknown_tx_position_list: vec(any::<u16>(), 0..100),
     })
 }
 
 pub fn provide_missing_transactions_success(
 ) -> impl Strategy<Value = jd::ProvideMissingTransactionsSuccess> {
-    (any::<u32>(), vec(bytes(300), 0..8)).prop_map(|(request_id, transaction_list)| {
-        jd::ProvideMissingTransactionsSuccess {
-            request_id,
-            transaction_list,
-        }
+    strategy!(jd::ProvideMissingTransactionsSuccess {
+        request_id: any::<u32>(),
+        transaction_list: vec(bytes(300), 0..8),
     })
 }
 
 pub fn push_solution() -> impl Strategy<Value = jd::PushSolution> {
-    (bytes(32), u256(), any::<[u32; 4]>()).prop_map(|(e, p, [a, b, c, d])| jd::PushSolution {
-        extranonce: e,
-        prev_hash: p,
-        nonce: a,
-        ntime: b,
-        nbits: c,
-        version: d,
+    strategy!(jd::PushSolution {
+        extranonce: bytes(32),
+        prev_hash: u256(),
+        nonce: any::<u32>(),
+        ntime: any::<u32>(),
+        nbits: any::<u32>(),
+        version: any::<u32>(),
     })
 }
 
