@@ -245,13 +245,7 @@ async fn handle(tcp: TcpStream, peer: SocketAddr, shared: Arc<Shared>) -> Result
             biased;
             changed = jobs.changed() => {
                 if changed.is_err() { break Ok(()); }
-                let job = jobs.borrow_and_update().clone();
-                if let Some(job) = job {
-                    session.on_job(&job, &mut outbox);
-                    if job.new_tip {
-                        fanout_since = Some(job.received_at);
-                    }
-                }
+                take_job(&mut jobs, &mut session, &mut outbox, &mut fanout_since);
             }
             frame = reader.recv() => {
                 let bytes = match frame {
@@ -273,7 +267,14 @@ async fn handle(tcp: TcpStream, peer: SocketAddr, shared: Arc<Shared>) -> Result
                         break Err(ConnError::Codec(e.to_string()));
                     }
                 };
-                let current = shared.jobs.borrow().clone();
+                // A job published since the last loop turn goes to the channels first: the
+                // message is then judged against the job the client was sent, and the session
+                // never learns a tip its channels were not told about (which would make the
+                // next job go out without SetNewPrevHash).
+                if jobs.has_changed().unwrap_or(false) {
+                    take_job(&mut jobs, &mut session, &mut outbox, &mut fanout_since);
+                }
+                let current = jobs.borrow().clone();
                 let mut solutions = Vec::new();
                 if let Err(reason) = session.on_message(msg, current.as_ref(), Instant::now(), &mut outbox, &mut solutions) {
                     // flush what we have (e.g. error replies) then close
@@ -317,4 +318,21 @@ async fn handle(tcp: TcpStream, peer: SocketAddr, shared: Arc<Shared>) -> Result
     };
     session.close();
     result
+}
+
+/// Hands the latest published job to the session (sent to every channel) and notes when a new
+/// tip's fan-out started.
+fn take_job(
+    jobs: &mut watch::Receiver<Option<Arc<PoolJob>>>,
+    session: &mut MiningSession,
+    outbox: &mut Vec<Message>,
+    fanout_since: &mut Option<Instant>,
+) {
+    let job = jobs.borrow_and_update().clone();
+    if let Some(job) = job {
+        session.on_job(&job, outbox);
+        if job.new_tip {
+            *fanout_since = Some(job.received_at);
+        }
+    }
 }
