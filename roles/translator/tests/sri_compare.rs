@@ -10,7 +10,6 @@
 
 mod common;
 
-
 use common::{authority, mining_translator, start_pool, RawMiner};
 use sv1::{Notification, ServerMessage};
 
