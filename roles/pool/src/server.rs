@@ -225,7 +225,7 @@ async fn handle(tcp: TcpStream, peer: SocketAddr, shared: Arc<Shared>) -> Result
     );
     let mut jobs = shared.jobs.clone();
     // Jobs already published are sent when a channel opens; only later changes are pushed here.
-    jobs.borrow_and_update();
+    let mut session_job = jobs.borrow_and_update().clone();
     // Timers run only when there is something to do: the ack timer is armed while an
     // acknowledgement is pending, the vardiff timer only with vardiff on. An idle connection
     // costs no wake-ups, which leaves the core to block fan-out.
@@ -245,7 +245,7 @@ async fn handle(tcp: TcpStream, peer: SocketAddr, shared: Arc<Shared>) -> Result
             biased;
             changed = jobs.changed() => {
                 if changed.is_err() { break Ok(()); }
-                take_job(&mut jobs, &mut session, &mut outbox, &mut fanout_since);
+                session_job = take_job(&mut jobs, &mut session, &mut outbox, &mut fanout_since);
             }
             frame = reader.recv() => {
                 let bytes = match frame {
@@ -267,14 +267,11 @@ async fn handle(tcp: TcpStream, peer: SocketAddr, shared: Arc<Shared>) -> Result
                         break Err(ConnError::Codec(e.to_string()));
                     }
                 };
-                // A job published since the last loop turn goes to the channels first: the
-                // message is then judged against the job the client was sent, and the session
-                // never learns a tip its channels were not told about (which would make the
-                // next job go out without SetNewPrevHash).
-                if jobs.has_changed().unwrap_or(false) {
-                    take_job(&mut jobs, &mut session, &mut outbox, &mut fanout_since);
-                }
-                let current = jobs.borrow().clone();
+                // Judged against the job this session last handled, not the newest one
+                // published: the client sent this before it could know a newer job, and the
+                // session must not learn a tip its channels were not told about (the next job
+                // would then go out without SetNewPrevHash).
+                let current = session_job.clone();
                 let mut solutions = Vec::new();
                 if let Err(reason) = session.on_message(msg, current.as_ref(), Instant::now(), &mut outbox, &mut solutions) {
                     // flush what we have (e.g. error replies) then close
@@ -320,19 +317,20 @@ async fn handle(tcp: TcpStream, peer: SocketAddr, shared: Arc<Shared>) -> Result
     result
 }
 
-/// Hands the latest published job to the session (sent to every channel) and notes when a new
-/// tip's fan-out started.
+/// Hands the latest published job to the session (sent to every channel), notes when a new
+/// tip's fan-out started, and returns the job the session now works with.
 fn take_job(
     jobs: &mut watch::Receiver<Option<Arc<PoolJob>>>,
     session: &mut MiningSession,
     outbox: &mut Vec<Message>,
     fanout_since: &mut Option<Instant>,
-) {
+) -> Option<Arc<PoolJob>> {
     let job = jobs.borrow_and_update().clone();
-    if let Some(job) = job {
-        session.on_job(&job, outbox);
+    if let Some(job) = &job {
+        session.on_job(job, outbox);
         if job.new_tip {
             *fanout_since = Some(job.received_at);
         }
     }
+    job
 }
