@@ -119,6 +119,13 @@ pub trait WorkSink: Send + Sync {
     fn journal_applied(&self) -> Result<Option<u64>, SinkError> {
         Ok(None)
     }
+    /// Called at start, before any job is served, with the node's block height: no block of
+    /// this pool can be at or below it (the treasury's chain scan for missing blocks starts
+    /// above it on a new ledger).
+    fn serving_from(&self, height: u64) -> Result<(), SinkError> {
+        let _ = height;
+        Ok(())
+    }
 }
 
 /// Work records (one per worker, window from the first to the last commit) of journal entries
@@ -236,6 +243,12 @@ impl WorkSink for FanoutSink {
     ) -> Result<(), SinkError> {
         for s in &self.0 {
             s.record_journaled_work(batch, journal_upto)?;
+        }
+        Ok(())
+    }
+    fn serving_from(&self, height: u64) -> Result<(), SinkError> {
+        for s in &self.0 {
+            s.serving_from(height)?;
         }
         Ok(())
     }

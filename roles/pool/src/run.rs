@@ -160,6 +160,17 @@ pub async fn start_pool(
         tracing::info!(version = n.version, subversion = %n.subversion, chain = %info.chain, height = info.blocks, "connected to bitcoind");
     }
     let payouts = payout_scripts(&cfg.payout, network).map_err(StartError::Config)?;
+    {
+        // Before any job is served: no block of this pool can be at or below this height.
+        let sink = sink.clone();
+        let height = info.blocks;
+        let noted = tokio::task::spawn_blocking(move || sink.serving_from(height)).await;
+        if !matches!(noted, Ok(Ok(()))) {
+            return Err(StartError::Config(
+                "work sink: cannot record the starting block height".into(),
+            ));
+        }
+    }
     let settings = CoinbaseSettings {
         pool_tag: cfg.server.pool_tag.as_bytes().to_vec(),
         extranonce_len: cfg.mining.extranonce_size as usize,

@@ -829,6 +829,19 @@ impl WorkSink for Ledger {
             .map_err(|e| SinkError(e.to_string()))
     }
 
+    fn serving_from(&self, height: u64) -> Result<(), SinkError> {
+        // Only a new ledger: an existing one already scans from where it stopped (a pool killed
+        // before its tracker ran once must not hide the blocks it found).
+        let known = self
+            .meta("scan_height")
+            .map_err(|e| SinkError(e.to_string()))?;
+        if known.is_none() {
+            self.set_meta("scan_height", &height.to_string())
+                .map_err(|e| SinkError(e.to_string()))?;
+        }
+        Ok(())
+    }
+
     fn journal_applied(&self) -> Result<Option<u64>, SinkError> {
         self.journal_applied_seq()
             .map(Some)

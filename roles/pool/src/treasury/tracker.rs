@@ -45,8 +45,9 @@ pub struct TrackerConfig {
     pub network: Network,
     /// At most this many blocks below the tip are scanned when catching up.
     pub scan_limit: u64,
-    /// A block missing from the ledger is recovered only when its header time is at least
-    /// this old (the pool's own recording normally wins the race).
+    /// A block missing from the ledger is recovered only once it is at least this old (the
+    /// pool's own recording normally wins the race): by its header time, or by when the
+    /// tracker first saw it, whichever is earlier (header times may run ahead of the clock).
     pub recovery_delay_secs: u64,
 }
 
@@ -89,6 +90,7 @@ pub async fn run_tracker(ledger: Arc<Ledger>, node: NodeClient, cfg: TrackerConf
         cfg,
         last_tip: None,
         not_ours: VecDeque::new(),
+        first_seen: std::collections::HashMap::new(),
         scan_behind: true,
         last_prune: None,
         last_check: None,
@@ -111,6 +113,9 @@ struct Tracker {
     cfg: TrackerConfig,
     last_tip: Option<bitcoin::BlockHash>,
     not_ours: VecDeque<String>,
+    /// Unix seconds at which a missing block of this pool was first seen, while it is too
+    /// young to recover.
+    first_seen: std::collections::HashMap<String, u64>,
     scan_behind: bool,
     last_prune: Option<std::time::Instant>,
     last_check: Option<std::time::Instant>,
@@ -224,10 +229,21 @@ impl Tracker {
                 done = done.max(h);
                 continue;
             };
-            if found.time.saturating_add(self.cfg.recovery_delay_secs) > unix_now() {
+            let now = unix_now();
+            if self.first_seen.len() >= NOT_OURS_CAPACITY {
+                self.first_seen.clear();
+            }
+            let seen = *self.first_seen.entry(hash_s.clone()).or_insert(now);
+            if found
+                .time
+                .min(seen)
+                .saturating_add(self.cfg.recovery_delay_secs)
+                > now
+            {
                 behind = true;
                 break;
             }
+            self.first_seen.remove(&hash_s);
             let ledger = self.ledger.clone();
             let f = found.clone();
             let outcome =
@@ -281,7 +297,9 @@ impl Tracker {
                 site: super::UNASSIGNED_SITE.to_owned(),
                 worker: "unknown".to_owned(),
             },
-            time: u64::from(block.header.time),
+            // Header times may run ahead of the clock (up to 2 h): a found time in the future
+            // would hold the block's attribution back until then.
+            time: u64::from(block.header.time).min(unix_now()),
             node_result: "recovered".to_owned(),
         })
     }
