@@ -197,6 +197,96 @@ async fn mined_block_is_accepted_by_both_nodes_with_provided_transactions() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_block_found_on_a_declared_job_is_credited_to_the_finders_site() {
+    let (node_a, node_b) = twin_standins(110).await;
+    let dir = std::env::temp_dir().join(format!("jdc-e2e-ledger-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let (jds, jds_key) = start_jds(&node_b, SECRET, "").await;
+    let lp = start_pool_with_ledger(&node_b, SECRET, &dir.join("treasury.db")).await;
+    let (mut jdc, down_key) = start_jdc(
+        &node_a,
+        &[Up {
+            pool: &lp.pool,
+            pool_key: &lp.key,
+            jds: &jds,
+            jds_key: &jds_key,
+        }],
+        "",
+    )
+    .await;
+    assert_eq!(
+        jdc.wait_mode(Duration::from_secs(20), |m| matches!(
+            m,
+            Mode::Pooled { .. }
+        ))
+        .await,
+        Some(Mode::Pooled { upstream: 0 })
+    );
+    wait_for("the custom job", Duration::from_secs(20), || {
+        get(&jdc.stats.custom_jobs_set) >= 1
+    })
+    .await;
+
+    let mut cfg = Sv2MinerConfig::new(jdc.downstream_addr.to_string(), down_key.xonly, "site.rig1");
+    cfg.max_shares = Some(1);
+    cfg.nominal_hash_rate = 1e3;
+    let miner = spawn(cfg).expect("miner starts");
+    wait_for(
+        "the block on the pool's node",
+        Duration::from_secs(60),
+        || !node_b.submitted_blocks().is_empty(),
+    )
+    .await;
+    let found = node_b.submitted_blocks()[0].clone();
+    let reward: u64 = found.block.txdata[0]
+        .output
+        .iter()
+        .map(|o| o.value.to_sat())
+        .sum();
+    // The block carries the client's tag, not the pool's: only the declared-job record
+    // lets the treasury credit it, with the finder of the pool channel.
+    let hash = found.hash.to_string();
+    let ledger = lp.ledger.clone();
+    wait_for("the block in the ledger", Duration::from_secs(30), || {
+        ledger.has_block(&hash).unwrap_or(false)
+    })
+    .await;
+    let blocks = pool::treasury::reports::blocks(&ledger, None, 10).expect("blocks report");
+    let b = blocks.iter().find(|b| b.hash == hash).expect("the block");
+    assert_eq!(b.height, u64::from(found.height));
+    assert_eq!(b.reward_sats, reward as i64);
+    assert_eq!(b.finder, "site.jdc1");
+    assert_eq!(b.source, "pool");
+    // Attributed to the site (its work is the pool channel's) and split with the partner.
+    wait_for("the block attributed", Duration::from_secs(30), || {
+        pool::treasury::reports::blocks(&ledger, None, 10)
+            .map(|v| v.iter().any(|b| b.hash == hash && b.status == "immature"))
+            .unwrap_or(false)
+    })
+    .await;
+    let balances = pool::treasury::reports::balances(&ledger).expect("balances");
+    let immature: i64 = balances.iter().map(|b| b.immature).sum();
+    assert_eq!(immature, reward as i64, "the entries sum to the reward");
+    let partner = balances
+        .iter()
+        .find(|b| b.kind == "partner")
+        .expect("partner account");
+    assert_eq!(
+        partner.immature,
+        reward as i64 / 5,
+        "20 % to the site's partner"
+    );
+    assert!(
+        ledger.declared_blocks().expect("declared").is_empty(),
+        "the declared record is gone once credited"
+    );
+    drop(miner);
+    lp.tracker.abort();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn falls_back_to_solo_when_the_pool_goes_away_without_dropping_miners() {
     let (node_a, node_b) = twin_standins(110).await;
     let Site {

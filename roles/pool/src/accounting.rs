@@ -97,6 +97,18 @@ pub struct FoundBlock {
     pub node_result: String,
 }
 
+/// A block found on a custom (declared) job: the pool validated the share, the job declarator
+/// client and server submit the block (only they hold its transactions).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeclaredBlock {
+    /// Block hash (display hex).
+    pub hash: String,
+    /// Worker whose share found it.
+    pub finder: WorkerId,
+    /// Unix seconds when the share arrived.
+    pub time: u64,
+}
+
 /// Receives aggregated work and found blocks. Implementations must make `record_block`
 /// durable before returning (the treasury ledger does); work batches may be buffered.
 pub trait WorkSink: Send + Sync {
@@ -124,6 +136,12 @@ pub trait WorkSink: Send + Sync {
     /// above it on a new ledger).
     fn serving_from(&self, height: u64) -> Result<(), SinkError> {
         let _ = height;
+        Ok(())
+    }
+    /// A block found on a declared job, to be credited once it is in the best chain (the
+    /// treasury ledger stores it for its chain tracker; other sinks ignore it).
+    fn declared_block(&self, block: &DeclaredBlock) -> Result<(), SinkError> {
+        let _ = block;
         Ok(())
     }
 }
@@ -162,6 +180,7 @@ pub struct SinkError(pub String);
 pub struct MemorySink {
     work: Mutex<Vec<WorkRecord>>,
     blocks: Mutex<Vec<FoundBlock>>,
+    declared: Mutex<Vec<DeclaredBlock>>,
 }
 
 impl MemorySink {
@@ -172,6 +191,10 @@ impl MemorySink {
     /// All blocks so far.
     pub fn blocks(&self) -> Vec<FoundBlock> {
         self.blocks.lock().map(|b| b.clone()).unwrap_or_default()
+    }
+    /// All blocks found on declared jobs so far.
+    pub fn declared(&self) -> Vec<DeclaredBlock> {
+        self.declared.lock().map(|b| b.clone()).unwrap_or_default()
     }
     /// Total accepted difficulty per site.
     pub fn difficulty_by_site(&self) -> HashMap<String, f64> {
@@ -193,6 +216,13 @@ impl WorkSink for MemorySink {
     }
     fn record_block(&self, block: &FoundBlock) -> Result<(), SinkError> {
         self.blocks
+            .lock()
+            .map_err(|_| SinkError("poisoned".into()))?
+            .push(block.clone());
+        Ok(())
+    }
+    fn declared_block(&self, block: &DeclaredBlock) -> Result<(), SinkError> {
+        self.declared
             .lock()
             .map_err(|_| SinkError("poisoned".into()))?
             .push(block.clone());
@@ -249,6 +279,12 @@ impl WorkSink for FanoutSink {
     fn serving_from(&self, height: u64) -> Result<(), SinkError> {
         for s in &self.0 {
             s.serving_from(height)?;
+        }
+        Ok(())
+    }
+    fn declared_block(&self, block: &DeclaredBlock) -> Result<(), SinkError> {
+        for s in &self.0 {
+            s.declared_block(block)?;
         }
         Ok(())
     }

@@ -109,6 +109,7 @@ pub fn session_settings(cfg: &PoolConfig) -> SessionSettings {
         max_invalid_per_minute: cfg.limits.max_invalid_shares_per_minute,
         custom_jobs: None,
         share_observer: None,
+        declared_blocks: None,
     }
 }
 
@@ -285,6 +286,7 @@ pub async fn start_pool(
     }
 
     let mut session = session_settings(&cfg);
+    session.declared_blocks = Some(spawn_declared_recorder(sink.clone(), &mut tasks));
     if let Some(jd) = &cfg.job_declaration {
         let key = crate::custom_jobs::key_from_config(jd)
             .map_err(|e| StartError::Config(e.to_string()))?;
@@ -310,6 +312,34 @@ pub async fn start_pool(
         jobs: jobs_rx,
         tasks,
     })
+}
+
+/// Writes blocks found on declared jobs to the sink (retrying while it fails), so the
+/// treasury credits them once they are in the best chain.
+fn spawn_declared_recorder(
+    sink: Arc<dyn WorkSink>,
+    tasks: &mut Vec<tokio::task::JoinHandle<()>>,
+) -> mpsc::Sender<crate::accounting::DeclaredBlock> {
+    let (tx, mut rx) = mpsc::channel::<crate::accounting::DeclaredBlock>(256);
+    tasks.push(tokio::spawn(async move {
+        while let Some(block) = rx.recv().await {
+            let mut delay = Duration::from_millis(200);
+            for attempt in 1..=8 {
+                let sink = sink.clone();
+                let b = block.clone();
+                match tokio::task::spawn_blocking(move || sink.declared_block(&b)).await {
+                    Ok(Ok(())) => break,
+                    res => {
+                        metrics::counter!("pool_work_flush_errors_total").increment(1);
+                        tracing::error!(hash = %block.hash, attempt, ?res, "cannot record a block found on a declared job");
+                        tokio::time::sleep(delay).await;
+                        delay = (delay * 2).min(Duration::from_secs(10));
+                    }
+                }
+            }
+        }
+    }));
+    tx
 }
 
 /// The work aggregator, with a journal when the sink keeps work durably and a journal

@@ -49,6 +49,9 @@ pub struct SessionSettings {
     pub custom_jobs: Option<Arc<crate::custom_jobs::CustomJobVerifier>>,
     /// Sees every accepted share (a job declarator client forwards them to its pool).
     pub share_observer: Option<Arc<dyn ShareObserver>>,
+    /// Receives the blocks found on custom jobs, for the treasury to credit once they are in
+    /// the best chain (the job declarator client and server submit them).
+    pub declared_blocks: Option<tokio::sync::mpsc::Sender<crate::accounting::DeclaredBlock>>,
 }
 
 /// An accepted share with everything needed to submit it again elsewhere.
@@ -1070,11 +1073,23 @@ impl MiningSession {
                 None if crate::custom_jobs::is_custom_template(b.template_id) => {
                     // Only the job declarator client and server hold the transactions.
                     metrics::counter!("pool_custom_job_blocks_total").increment(1);
+                    let hash = crate::block::display_hash(&accepted.hash);
                     tracing::info!(
-                        hash = %crate::block::display_hash(&accepted.hash),
+                        %hash,
                         finder = %worker.full(),
                         "block found on a custom job: the job declarator client and server submit it"
                     );
+                    if let Some(tx) = &self.settings.declared_blocks {
+                        let found = crate::accounting::DeclaredBlock {
+                            hash,
+                            finder: worker,
+                            time: crate::accounting::unix_now(),
+                        };
+                        if tx.try_send(found).is_err() {
+                            metrics::counter!("pool_declared_blocks_dropped_total").increment(1);
+                            tracing::error!("declared block queue full: not recorded");
+                        }
+                    }
                 }
                 None => {
                     metrics::counter!("pool_solutions_dropped_total").increment(1);

@@ -7,7 +7,7 @@ mod treasury_support;
 
 use std::sync::Arc;
 
-use pool::accounting::{FoundBlock, WorkRecord, WorkerId};
+use pool::accounting::{DeclaredBlock, FoundBlock, WorkRecord, WorkSink, WorkerId};
 use pool::treasury::config::WindowConfig;
 use pool::treasury::ledger::{BlockSource, Ledger, Observation, RecordOutcome};
 use pool::treasury::period::Range;
@@ -473,6 +473,40 @@ fn reports_uptime_hashrate_mined() {
 }
 
 #[test]
+fn declared_blocks_are_kept_until_forgotten_and_merge_into_a_recovered_block() {
+    each_backend("declared", |name, s| {
+        let l = Ledger::open(s).unwrap();
+        let d = DeclaredBlock {
+            hash: "ab".repeat(32),
+            finder: WorkerId::parse("fra1.jdc"),
+            time: T0,
+        };
+        l.declared_block(&d).unwrap();
+        l.declared_block(&d).unwrap();
+        assert_eq!(
+            l.declared_blocks().unwrap(),
+            vec![d.clone()],
+            "{name}: once"
+        );
+        // Recovered by the chain scan first (finder unknown), then credited by the tracker
+        // with the declared finder: one block, the finder's site.
+        let mut b = block(7, 0xab, T0, "x.y");
+        l.record_block_from(&b, BlockSource::Recovered, T0).unwrap();
+        b.finder = d.finder.clone();
+        b.node_result = "declared-job".into();
+        assert_eq!(
+            l.record_block_from(&b, BlockSource::Pool, T0).unwrap(),
+            RecordOutcome::Merged
+        );
+        let blocks = reports::blocks(&l, None, 10).unwrap();
+        assert_eq!(blocks.len(), 1, "{name}");
+        assert_eq!(blocks[0].finder, "fra1.jdc");
+        l.forget_declared(&d.hash).unwrap();
+        assert!(l.declared_blocks().unwrap().is_empty(), "{name}");
+    });
+}
+
+#[test]
 fn entries_are_append_only_and_migrations_versioned() {
     each_backend("schema", |name, s| {
         let db = s.database.clone();
@@ -490,11 +524,11 @@ fn entries_are_append_only_and_migrations_versioned() {
                 let v: i64 = c
                     .query_row("SELECT MAX(version) FROM schema_version", [], |r| r.get(0))
                     .unwrap();
-                assert_eq!(v, 2, "0001_init and 0002_work_journal");
+                assert_eq!(v, 3, "0001_init, 0002_work_journal, 0003_declared_blocks");
                 let n: i64 = c
                     .query_row("SELECT COUNT(*) FROM schema_version", [], |r| r.get(0))
                     .unwrap();
-                assert_eq!(n, 2);
+                assert_eq!(n, 3);
                 assert!(c.execute("UPDATE entries SET amount_sats = 0", []).is_err());
                 assert!(c.execute("DELETE FROM entries", []).is_err());
                 c.execute("INSERT INTO schema_version VALUES (99, 'future', 0)", [])
@@ -507,7 +541,7 @@ fn entries_are_append_only_and_migrations_versioned() {
                         .query_one("SELECT MAX(version) FROM schema_version", &[])
                         .unwrap()
                         .get(0);
-                    assert_eq!(v, 2);
+                    assert_eq!(v, 3);
                     assert!(c
                         .execute("UPDATE entries SET amount_sats = 0", &[])
                         .is_err());

@@ -157,6 +157,78 @@ pub async fn start_pool(node: &StandIn, secret: Option<&str>) -> (pool::PoolHand
     (handle, auth)
 }
 
+/// A pool with custom jobs enabled and a SQLite treasury ledger (site `site` with partner
+/// `hostco` at 20 %), and its chain tracker.
+pub struct LedgerPool {
+    /// The pool.
+    pub pool: pool::PoolHandle,
+    /// Its authority.
+    pub key: Authority,
+    /// Its ledger.
+    pub ledger: Arc<pool::treasury::Ledger>,
+    /// The tracker task (aborted on drop of the test).
+    pub tracker: tokio::task::JoinHandle<()>,
+}
+
+/// Starts a [`LedgerPool`] on `node` whose ledger lives at `db`.
+pub async fn start_pool_with_ledger(
+    node: &StandIn,
+    secret: &str,
+    db: &std::path::Path,
+) -> LedgerPool {
+    let key = authority();
+    let payout = pool_address().to_string();
+    let tables = format!(
+        r#"
+[job_declaration]
+token_secret = "{secret}"
+
+[accounting]
+flush_interval_secs = 1
+
+[treasury]
+database = "{}"
+attribution_grace_secs = 2
+check_interval_ms = 100
+
+[[site]]
+id = "site"
+name = "Site"
+country = "DE"
+partner = "hostco"
+partner_share = 0.2
+"#,
+        db.display()
+    );
+    let text = PoolToml {
+        pool_tag: "/jd-test/",
+        mining: "initial_difficulty = 0.00001\nmin_difficulty = 0.000001",
+        tables: &tables,
+        ..PoolToml::new(node, &key, &payout)
+    }
+    .text();
+    let cfg = pool::config::PoolConfig::parse(&text).expect("pool config");
+    let ledger = tokio::task::block_in_place(|| pool::treasury::open_ledger(&cfg))
+        .expect("ledger opens")
+        .expect("treasury configured");
+    let mut pool = pool::start_pool(cfg.clone(), ledger.clone())
+        .await
+        .expect("pool starts");
+    assert!(
+        pool.wait_for_job(Duration::from_secs(10)).await,
+        "pool has a job"
+    );
+    let tracker = pool::treasury::start_tracker(&cfg, ledger.clone())
+        .await
+        .expect("tracker starts");
+    LedgerPool {
+        pool,
+        key,
+        ledger,
+        tracker,
+    }
+}
+
 #[allow(unused_imports)] // not every test binary sharing this module uses the client
 pub use test_utils::sv2_client::{setup_connection as setup, Client};
 

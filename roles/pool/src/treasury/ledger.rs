@@ -11,7 +11,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::accounting::{unix_now, FoundBlock, SinkError, WorkRecord, WorkSink};
+use crate::accounting::{
+    unix_now, DeclaredBlock, FoundBlock, SinkError, WorkRecord, WorkSink, WorkerId,
+};
 
 use super::config::WindowConfig;
 use super::settings::{Database, LedgerSettings};
@@ -25,7 +27,8 @@ use super::UNASSIGNED_SITE;
 /// How a found block reached the ledger.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BlockSource {
-    /// Reported by the pool's block submitter.
+    /// Reported by the pool's block submitter, or a block found on a declared job that the
+    /// chain tracker saw in the best chain (its `node_result` is `declared-job`).
     Pool,
     /// Found by the chain scan (the pool stopped before it could record it).
     Recovered,
@@ -318,13 +321,9 @@ impl Ledger {
         source: BlockSource,
         now: u64,
     ) -> Result<RecordOutcome, StoreError> {
-        let finder_site = match source {
-            BlockSource::Pool => self.settings.site_of(&block.finder),
-            BlockSource::Recovered => UNASSIGNED_SITE.to_owned(),
-        };
-        let finder = match source {
-            BlockSource::Pool => block.finder.full(),
-            BlockSource::Recovered => String::new(),
+        let (finder_site, finder) = match source {
+            BlockSource::Pool => (self.settings.site_of(&block.finder), block.finder.full()),
+            BlockSource::Recovered => (UNASSIGNED_SITE.to_owned(), String::new()),
         };
         let params: [Val; 10] = [
             i64_of(block.height, "height")?.into(),
@@ -368,13 +367,14 @@ impl Ledger {
                     let (id, src, status) = (row.int(0)?, row.text(1)?, row.text(2)?);
                     if src == "recovered" && status == "pending" && source == BlockSource::Pool {
                         c.execute(
-                            "UPDATE blocks SET fees_sats = ?, found_at = ?, finder = ?, finder_site = ?, node_result = ?, source = 'pool' WHERE id = ?",
+                            "UPDATE blocks SET fees_sats = ?, found_at = ?, finder = ?, finder_site = ?, node_result = ?, source = ? WHERE id = ?",
                             &[
                                 params[3].clone(),
                                 params[4].clone(),
                                 params[5].clone(),
                                 params[6].clone(),
                                 params[7].clone(),
+                                params[8].clone(),
                                 id.into(),
                             ],
                         )?;
@@ -394,6 +394,53 @@ impl Ledger {
     pub fn attribute_due(&self, now: u64) -> Result<usize, StoreError> {
         write_tx(self.backend.as_ref(), |c| {
             attribute_pending(c, &self.settings, now)
+        })
+    }
+
+    /// Remembers a block found on a declared job until the chain tracker sees it in the best
+    /// chain (idempotent by hash).
+    pub fn record_declared(&self, block: &DeclaredBlock) -> Result<(), StoreError> {
+        write_tx(self.backend.as_ref(), |c| {
+            c.execute(
+                "INSERT INTO declared_blocks (hash, site, worker, found_at) VALUES (?, ?, ?, ?) ON CONFLICT (hash) DO NOTHING",
+                &[
+                    (&block.hash).into(),
+                    (&block.finder.site).into(),
+                    (&block.finder.worker).into(),
+                    i64_of(block.time, "time")?.into(),
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Blocks found on declared jobs that the tracker has not credited or given up on yet.
+    pub fn declared_blocks(&self) -> Result<Vec<DeclaredBlock>, StoreError> {
+        self.read(|c| {
+            c.query(
+                "SELECT hash, site, worker, found_at FROM declared_blocks ORDER BY found_at, hash",
+                &[],
+            )?
+            .iter()
+            .map(|r| {
+                Ok(DeclaredBlock {
+                    hash: r.text(0)?,
+                    finder: WorkerId {
+                        site: r.text(1)?,
+                        worker: r.text(2)?,
+                    },
+                    time: u64::try_from(r.int(3)?).unwrap_or(0),
+                })
+            })
+            .collect()
+        })
+    }
+
+    /// Forgets a declared block (credited, or never reached the best chain).
+    pub fn forget_declared(&self, hash: &str) -> Result<(), StoreError> {
+        write_tx(self.backend.as_ref(), |c| {
+            c.execute("DELETE FROM declared_blocks WHERE hash = ?", &[hash.into()])?;
+            Ok(())
         })
     }
 
@@ -853,6 +900,13 @@ impl WorkSink for Ledger {
             .record_block_from(block, BlockSource::Pool, unix_now())
             .map_err(|e| SinkError(e.to_string()))?;
         tracing::info!(height = block.height, hash = %block.hash, reward = block.reward_sats, outcome = ?outcome, "block recorded in the treasury ledger");
+        Ok(())
+    }
+
+    fn declared_block(&self, block: &DeclaredBlock) -> Result<(), SinkError> {
+        self.record_declared(block)
+            .map_err(|e| SinkError(e.to_string()))?;
+        tracing::info!(hash = %block.hash, finder = %block.finder.full(), "block found on a declared job: credited once it is in the best chain");
         Ok(())
     }
 }

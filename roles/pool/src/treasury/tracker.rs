@@ -8,6 +8,11 @@
 //! from the ledger (the pool was killed between the node accepting a block and the ledger
 //! recording it) and records them, so no found block is ever lost. A block counts as this
 //! pool's when its coinbase carries the pool tag and pays only the configured payout scripts.
+//!
+//! Blocks found on declared (custom) jobs are submitted by the job declarator client and
+//! server, not by the pool, and carry the client's tag: the pool stores their hashes
+//! ([`Ledger::record_declared`]) and the tracker credits each one, with its finder, as soon
+//! as the node has it in the best chain, counting what its coinbase pays the payout scripts.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -26,6 +31,10 @@ use super::store::StoreError;
 const SCAN_OVERLAP: u64 = 3;
 /// Hashes remembered as "not ours" to avoid fetching them again.
 const NOT_OURS_CAPACITY: usize = 512;
+/// A declared block the node never shows in the best chain is given up after this long.
+const DECLARED_TTL_SECS: u64 = 6 * 3600;
+/// JSON-RPC error code of Bitcoin Core for an unknown block.
+const RPC_BLOCK_NOT_FOUND: i32 = -5;
 /// Work rows are pruned at most this often.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 /// The chain is re-checked at least this often even without a new tip, so a block credited
@@ -126,6 +135,7 @@ impl Tracker {
         let ledger = self.ledger.clone();
         let attributed = blocking(move || ledger.attribute_due(unix_now())).await?;
         let info = self.node.blockchain_info().await?;
+        self.check_declared().await?;
         let tip_changed = self.last_tip != Some(info.bestblockhash);
         let recheck_due = self.last_check.is_none_or(|t| t.elapsed() >= RECHECK_EVERY);
         if tip_changed || attributed > 0 || self.scan_behind || recheck_due {
@@ -258,6 +268,118 @@ impl Tracker {
         Ok(behind)
     }
 
+    /// Credits the declared blocks the node now has in its best chain; forgets those credited
+    /// already, those that pay nothing to the payout scripts, and those never seen in time.
+    async fn check_declared(&mut self) -> Result<(), TrackerError> {
+        let ledger = self.ledger.clone();
+        let declared = blocking(move || ledger.declared_blocks()).await?;
+        for d in declared {
+            let ledger = self.ledger.clone();
+            let hash = d.hash.clone();
+            let credit = if blocking(move || ledger.has_block(&hash)).await? {
+                None
+            } else {
+                match self.declared_in_best_chain(&d).await? {
+                    DeclaredState::Waiting
+                        if unix_now().saturating_sub(d.time) < DECLARED_TTL_SECS =>
+                    {
+                        continue;
+                    }
+                    DeclaredState::Waiting => {
+                        metrics::counter!("treasury_declared_blocks_total", "outcome" => "expired")
+                            .increment(1);
+                        tracing::warn!(hash = %d.hash, finder = %d.finder.full(), "a block found on a declared job never reached the node's best chain: not credited");
+                        None
+                    }
+                    DeclaredState::NotOurs => {
+                        metrics::counter!("treasury_declared_blocks_total", "outcome" => "not_paying")
+                            .increment(1);
+                        tracing::warn!(hash = %d.hash, "a block found on a declared job pays none of the payout scripts: not credited");
+                        None
+                    }
+                    DeclaredState::InChain(found) => Some(found),
+                }
+            };
+            if let Some(found) = credit {
+                let ledger = self.ledger.clone();
+                let f = found.clone();
+                let outcome =
+                    blocking(move || ledger.record_block_from(&f, BlockSource::Pool, unix_now()))
+                        .await?;
+                metrics::counter!("treasury_declared_blocks_total", "outcome" => "credited")
+                    .increment(1);
+                tracing::info!(height = found.height, hash = %found.hash, reward = found.reward_sats, finder = %found.finder.full(), ?outcome, "block found on a declared job is in the best chain: recorded");
+            }
+            let ledger = self.ledger.clone();
+            blocking(move || ledger.forget_declared(&d.hash)).await?;
+        }
+        Ok(())
+    }
+
+    /// Where a declared block stands on the node.
+    async fn declared_in_best_chain(
+        &self,
+        d: &crate::accounting::DeclaredBlock,
+    ) -> Result<DeclaredState, TrackerError> {
+        #[derive(serde::Deserialize)]
+        struct HeaderInfo {
+            confirmations: i64,
+            height: u64,
+        }
+        let header: HeaderInfo = match self
+            .node
+            .call(
+                "getblockheader",
+                vec![serde_json::json!(d.hash), serde_json::json!(true)],
+            )
+            .await
+        {
+            Ok(h) => h,
+            Err(node_rpc::RpcError::Rpc { code, .. }) if code == RPC_BLOCK_NOT_FOUND => {
+                return Ok(DeclaredState::Waiting);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if header.confirmations < 1 {
+            // Known but not in the best chain (yet, or any more).
+            return Ok(DeclaredState::Waiting);
+        }
+        let raw: String = self
+            .node
+            .call(
+                "getblock",
+                vec![serde_json::json!(d.hash), serde_json::json!(0)],
+            )
+            .await?;
+        let block: Block = hex::decode(&raw)
+            .ok()
+            .and_then(|b| bitcoin::consensus::deserialize(&b).ok())
+            .ok_or_else(|| TrackerError::Block(d.hash.clone()))?;
+        let reward: u64 = block
+            .txdata
+            .first()
+            .map(|cb| {
+                cb.output
+                    .iter()
+                    .filter(|o| self.cfg.payout_scripts.contains(&o.script_pubkey))
+                    .map(|o| o.value.to_sat())
+                    .sum()
+            })
+            .unwrap_or(0);
+        if reward == 0 {
+            return Ok(DeclaredState::NotOurs);
+        }
+        Ok(DeclaredState::InChain(FoundBlock {
+            height: header.height,
+            hash: d.hash.clone(),
+            reward_sats: reward,
+            fees_sats: reward.saturating_sub(subsidy(header.height, self.cfg.network)),
+            finder: d.finder.clone(),
+            time: d.time.min(unix_now()),
+            node_result: "declared-job".to_owned(),
+        }))
+    }
+
     /// The block as a [`FoundBlock`] when its coinbase is this pool's.
     fn ours(&self, block: &Block, height: u64, hash: &str) -> Option<FoundBlock> {
         let coinbase = block.txdata.first()?;
@@ -303,6 +425,16 @@ impl Tracker {
             node_result: "recovered".to_owned(),
         })
     }
+}
+
+/// Where a block found on a declared job stands on the node.
+enum DeclaredState {
+    /// Unknown to the node, or not in its best chain.
+    Waiting,
+    /// In the best chain, but its coinbase pays none of the payout scripts.
+    NotOurs,
+    /// In the best chain: this is what to credit.
+    InChain(FoundBlock),
 }
 
 /// Block subsidy at `height`, satoshis.

@@ -235,6 +235,11 @@ pub const SQLITE_MIGRATIONS: &[Migration] = &[
         name: "work_journal",
         sql: include_str!("../../../migrations/sqlite/0002_work_journal.sql"),
     },
+    Migration {
+        version: 3,
+        name: "declared_blocks",
+        sql: include_str!("../../../migrations/sqlite/0003_declared_blocks.sql"),
+    },
 ];
 
 /// Migrations of the PostgreSQL schema, oldest first.
@@ -248,6 +253,11 @@ pub const POSTGRES_MIGRATIONS: &[Migration] = &[
         version: 2,
         name: "work_journal",
         sql: include_str!("../../../migrations/postgres/0002_work_journal.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "declared_blocks",
+        sql: include_str!("../../../migrations/postgres/0003_declared_blocks.sql"),
     },
 ];
 
