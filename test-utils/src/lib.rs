@@ -14,6 +14,7 @@
 pub mod bitcoind;
 pub mod cli;
 pub mod fixtures;
+pub mod http;
 pub mod loadgen;
 pub mod miner;
 pub mod proc;

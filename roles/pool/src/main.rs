@@ -114,13 +114,19 @@ async fn run(cfg: PoolConfig) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let readiness = pool::dashboard::Readiness::default();
     if !cfg.metrics.listen.is_empty() {
         let Ok(addr) = cfg.metrics.listen.parse() else {
             return ExitCode::from(shell::EXIT_CONFIG);
         };
-        match pool::telemetry::init_http(addr, ledger.clone(), cfg.dashboard.clone()) {
+        match pool::telemetry::init_http(
+            addr,
+            ledger.clone(),
+            cfg.dashboard.clone(),
+            readiness.clone(),
+        ) {
             Ok(local) => {
-                tracing::info!(%local, dashboard = ledger.is_some(), "HTTP: /metrics and the treasury dashboard")
+                tracing::info!(%local, dashboard = ledger.is_some(), "HTTP: /metrics, /health and the treasury dashboard")
             }
             Err(e) => {
                 eprintln!("error: {e}");
@@ -140,6 +146,7 @@ async fn run(cfg: PoolConfig) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    readiness.attach(handle.node_state.clone());
     let _tracker = match &ledger {
         Some(l) => match pool::treasury::start_tracker(&treasury_cfg, l.clone()).await {
             Ok(t) => Some(t),

@@ -40,16 +40,19 @@ pub fn init_metrics(addr: SocketAddr) -> Result<(), MetricsError> {
         addr,
         None,
         crate::treasury::config::DashboardConfig::default(),
+        crate::dashboard::Readiness::default(),
     )
     .map(|_| ())
 }
 
 /// Installs the recorder and serves `/metrics` plus, with a ledger, the treasury figures and
-/// the dashboard at `addr`. Returns the bound address. Must be called inside a tokio runtime.
+/// the dashboard at `addr`, and `/health` from `readiness`. Returns the bound address. Must be
+/// called inside a tokio runtime.
 pub fn init_http(
     addr: SocketAddr,
     ledger: Option<std::sync::Arc<crate::treasury::Ledger>>,
     dashboard: crate::treasury::config::DashboardConfig,
+    readiness: crate::dashboard::Readiness,
 ) -> Result<SocketAddr, MetricsError> {
     let handle = install_recorder()?;
     let (local, _task) = crate::dashboard::serve(
@@ -58,6 +61,7 @@ pub fn init_http(
             prometheus: Some(handle),
             ledger,
             dashboard,
+            readiness,
         },
     )
     .map_err(|e| MetricsError {

@@ -81,6 +81,7 @@ async fn dashboard_in_headless_chromium_matches_the_ledger() {
     let (http, _task) = pool::dashboard::serve(
         "127.0.0.1:0".parse().unwrap(),
         pool::dashboard::HttpState {
+            readiness: pool::dashboard::Readiness::default(),
             prometheus: pool::telemetry::install_recorder().ok(),
             ledger: Some(ledger.clone()),
             dashboard: cfg.dashboard.clone(),

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{setup_msg, start, start_on, Client};
+use common::{serve_health, setup_msg, start, start_on, wait_health, Client};
 use pool::template::NodeState;
 use sv2_codec::mining::OpenStandardMiningChannel;
 use sv2_codec::{CommonMessage, Message, MiningMessage, Protocol};
@@ -171,6 +171,8 @@ async fn survives_bitcoind_outage_and_stall() {
     c.setup(common::STANDARD_JOBS).await;
     open_standard(&mut c, "s1.w").await;
     let mut state = env.pool.node_state.clone();
+    let http = serve_health(&env);
+    assert_eq!(wait_health(http, 200).await, "ready\n");
 
     env.standin.set_down(true).await.expect("down");
     // The pool notices and says so, but keeps the miner connected.
@@ -181,6 +183,8 @@ async fn survives_bitcoind_outage_and_stall() {
     })
     .await
     .expect("pool reports the node unreachable");
+    // Load balancers take the node out of rotation.
+    assert_eq!(wait_health(http, 503).await, "bitcoind unreachable\n");
     c.send(OpenStandardMiningChannel {
         request_id: 2,
         user_identity: "s1.w2".into(),
@@ -206,6 +210,7 @@ async fn survives_bitcoind_outage_and_stall() {
         .await
         .expect("new tip after recovery");
     assert_eq!(got, want);
+    assert_eq!(wait_health(http, 200).await, "ready\n");
 
     // A stalled node (RPC hangs) does not block the miner's connection either.
     env.standin.stall(Duration::from_secs(2));
@@ -241,6 +246,11 @@ async fn no_jobs_while_node_syncs() {
     })
     .await
     .expect("pool reports syncing");
+    let http = serve_health(&env);
+    assert_eq!(
+        wait_health(http, 503).await,
+        "bitcoind is in initial block download\n"
+    );
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(env.pool.jobs.borrow().is_none(), "no job while syncing");
     env.standin.set_ibd(false);
@@ -252,4 +262,5 @@ async fn no_jobs_while_node_syncs() {
     })
     .await
     .expect("job once synced");
+    assert_eq!(wait_health(http, 200).await, "ready\n");
 }

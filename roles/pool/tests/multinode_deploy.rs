@@ -123,8 +123,10 @@ fn dashboards_and_alerts_query_exported_metrics() {
         missing.is_empty(),
         "queried but never exported: {missing:?}"
     );
-    // HAProxy's health check looks for the readiness gauge by name.
-    assert!(read("deploy/haproxy/haproxy.cfg").contains("pool_node_ready"));
+    // HAProxy's health check asks the pool's readiness endpoint.
+    let haproxy = read("deploy/haproxy/haproxy.cfg");
+    assert!(haproxy.contains("http-check send meth GET uri /health"));
+    assert!(haproxy.contains("http-check expect status 200"));
 }
 
 #[test]

@@ -134,8 +134,11 @@ async fn two_nodes_on_one_postgres_ledger_credit_every_block_once() {
     // node, different node ids.
     let mut settings = None;
     let mut nodes = Vec::new();
+    let mut http_ports = Vec::new();
     for id in [1u8, 2] {
         let addr = free_addr();
+        let http = free_addr();
+        http_ports.push(http);
         let text = treasury_support::treasury_config(
             &standin.url(),
             &addr.to_string(),
@@ -145,7 +148,13 @@ async fn two_nodes_on_one_postgres_ledger_credit_every_block_once() {
         )
         .replacen("[server]\n", &format!("[server]\nnode_id = {id}\n"), 1)
         // Fixed share difficulty: vardiff would make the racing miners' shares ever harder.
-        .replacen("[mining]\n", "[mining]\nmax_difficulty = 0.00000001\n", 1);
+        .replacen("[mining]\n", "[mining]\nmax_difficulty = 0.00000001\n", 1)
+        // The HTTP port the load balancer's health check uses.
+        .replacen(
+            "[metrics]\nlisten = \"\"",
+            &format!("[metrics]\nlisten = \"{http}\""),
+            1,
+        );
         let cfg = PoolConfig::parse(&text).expect("config valid");
         assert_eq!(cfg.server.node_id, id);
         assert_eq!(cfg.mining.extranonce_size as usize, EXTRANONCE_LEN);
@@ -158,6 +167,13 @@ async fn two_nodes_on_one_postgres_ledger_credit_every_block_once() {
     let (node1, node2) = (&mut first[0], &mut second[0]);
     let mut m1 = connect(node1, key, "fra1.node1-rig").await;
     let mut m2 = connect(node2, key, "ams2.node2-rig").await;
+    // Both nodes tell the load balancer they can give out current work.
+    for http in &http_ports {
+        let body = test_utils::http::wait_status(*http, "/health", 200, Duration::from_secs(20))
+            .await
+            .expect("node healthy");
+        assert_eq!(body, "ready\n");
+    }
 
     // In turns: each block is found on a tip both nodes know.
     for round in 0..6 {

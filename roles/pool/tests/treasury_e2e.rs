@@ -85,6 +85,7 @@ async fn scenario(database: Database) {
     let (http, _http_task) = pool::dashboard::serve(
         "127.0.0.1:0".parse().unwrap(),
         pool::dashboard::HttpState {
+            readiness: pool::dashboard::Readiness::default(),
             prometheus: None,
             ledger: Some(ledger.clone()),
             dashboard: cfg.dashboard.clone(),
@@ -266,19 +267,13 @@ async fn scenario(database: Database) {
     let _ = &mut handle;
 }
 
-/// GET over a plain TCP connection (HTTP/1.0 style, reads to EOF).
-pub async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
+/// GET `path`: the whole body (panics unless 200).
+async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
+    let (code, body) = test_utils::http::get(addr, path)
         .await
-        .expect("write");
-    let mut out = Vec::new();
-    tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut out))
-        .await
-        .expect("answer in time")
-        .expect("read");
-    String::from_utf8_lossy(&out).into_owned()
+        .expect("http answer");
+    assert_eq!(code, 200, "GET {path}: {body}");
+    body
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

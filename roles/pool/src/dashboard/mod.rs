@@ -2,6 +2,8 @@
 //! treasury figures) and the read-only treasury dashboard (`/`), with its assets embedded in
 //! the binary. The dashboard is limited to loopback clients unless `dashboard.token` is set,
 //! in which case it needs `Authorization: Bearer <token>` or `?token=<token>` from anyone.
+//! `/health` answers `200 ready` while the pool's node is usable and `503` with the reason
+//! otherwise (for load balancers and orchestrators; open to every client, cheap).
 
 pub mod page;
 
@@ -20,6 +22,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::task::JoinHandle;
 
 use crate::accounting::unix_now;
+use crate::template::NodeState;
 use crate::treasury::config::DashboardConfig;
 use crate::treasury::ledger::Ledger;
 
@@ -35,6 +38,37 @@ pub struct HttpState {
     pub ledger: Option<Arc<Ledger>>,
     /// Dashboard access settings.
     pub dashboard: DashboardConfig,
+    /// What `/health` reports.
+    pub readiness: Readiness,
+}
+
+/// The node state `/health` reports: attached once the pool runs (until then `starting`).
+#[derive(Clone, Default)]
+pub struct Readiness(Arc<std::sync::OnceLock<tokio::sync::watch::Receiver<NodeState>>>);
+
+impl Readiness {
+    /// Reports `state` from now on (the first call wins).
+    pub fn attach(&self, state: tokio::sync::watch::Receiver<NodeState>) {
+        let _ = self.0.set(state);
+    }
+
+    /// The current state (`Starting` before [`Readiness::attach`]).
+    pub fn state(&self) -> NodeState {
+        self.0.get().map_or(NodeState::Starting, |rx| *rx.borrow())
+    }
+}
+
+/// The `/health` answer for a node state.
+fn health(state: NodeState) -> Response<Full<Bytes>> {
+    match state {
+        NodeState::Ready => text(StatusCode::OK, "ready\n"),
+        NodeState::Starting => text(StatusCode::SERVICE_UNAVAILABLE, "starting\n"),
+        NodeState::Syncing => text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "bitcoind is in initial block download\n",
+        ),
+        NodeState::Unreachable => text(StatusCode::SERVICE_UNAVAILABLE, "bitcoind unreachable\n"),
+    }
 }
 
 /// Binds `addr` and serves until the returned task is aborted. Returns the bound address.
@@ -159,6 +193,7 @@ async fn handle(
             })
             .await
         }
+        "/health" => health(state.readiness.state()),
         "/dashboard/style.css" => respond(StatusCode::OK, "text/css; charset=utf-8", STYLE),
         "/dashboard/app.js" => respond(StatusCode::OK, "text/javascript; charset=utf-8", SCRIPT),
         "/" | "/dashboard" | "/dashboard/" => {

@@ -140,3 +140,28 @@ pub async fn wait_blocks(env: &Env, n: usize) -> Vec<test_utils::bitcoind::Submi
     }
     env.standin.submitted_blocks()
 }
+
+/// Serves the pool's HTTP port (no recorder, no ledger) with `/health` following `env`'s node
+/// state; returns its address.
+pub fn serve_health(env: &Env) -> std::net::SocketAddr {
+    let readiness = pool::dashboard::Readiness::default();
+    readiness.attach(env.pool.node_state.clone());
+    let (addr, _task) = pool::dashboard::serve(
+        "127.0.0.1:0".parse().expect("loopback address"),
+        pool::dashboard::HttpState {
+            prometheus: None,
+            ledger: None,
+            dashboard: Default::default(),
+            readiness,
+        },
+    )
+    .expect("http port");
+    addr
+}
+
+/// Polls `/health` until it answers `status` (10 s at most); returns the body.
+pub async fn wait_health(addr: std::net::SocketAddr, status: u16) -> String {
+    test_utils::http::wait_status(addr, "/health", status, Duration::from_secs(10))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+}
