@@ -9,8 +9,9 @@ use serde::Deserialize;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TreasuryConfig {
-    /// `postgres://user:password@host/db` (several pool nodes share one ledger) or a SQLite
-    /// file path (optionally prefixed `sqlite:`), created on first start.
+    /// `postgres://user:password@host/db` (several pool nodes share one ledger; TLS per libpq's
+    /// `sslmode` and `sslrootcert` URL parameters) or a SQLite file path (optionally prefixed
+    /// `sqlite:`), created on first start.
     pub database: String,
     /// Confirmations after which credits become mature (Bitcoin's coinbase maturity: 100).
     #[serde(default = "default_maturity")]
@@ -207,6 +208,16 @@ pub fn validate(
             "use a file path such as \"/var/lib/sv2-pool/treasury.db\" or a postgres:// URL",
         );
     }
+    if let super::settings::Database::Postgres(url) = super::settings::Database::parse(&t.database)
+    {
+        if let Err(e) = super::store::pg_tls::parse_url(&url) {
+            return err(
+                "treasury.database".into(),
+                e,
+                "use libpq's sslmode values; sslrootcert=/path/ca.pem goes with sslmode=verify-ca or verify-full",
+            );
+        }
+    }
     if t.maturity_confirmations == 0 {
         return err(
             "treasury.maturity_confirmations".into(),
@@ -290,5 +301,33 @@ mod tests {
         let mut ws = WorkerSites::new();
         ws.insert("rig".into(), "nowhere".into());
         assert!(validate(&None, &[site("a", None, 0.0)], &ws, 5).is_err());
+    }
+
+    #[test]
+    fn postgres_tls_parameters_are_checked_at_start() {
+        let treasury = |database: &str| {
+            Some(TreasuryConfig {
+                database: database.into(),
+                maturity_confirmations: default_maturity(),
+                window: WindowConfig::default(),
+                check_interval_ms: default_check_ms(),
+                attribution_grace_secs: None,
+                recovery_scan_limit: default_scan_limit(),
+                work_retention_days: default_retention_days(),
+            })
+        };
+        let none = WorkerSites::new();
+        let ok = "postgres://pool@db.example/ledger?sslmode=verify-full&sslrootcert=/etc/ca.pem";
+        assert!(validate(&treasury(ok), &[], &none, 5).is_ok());
+        let (key, problem, fix) = validate(
+            &treasury("postgres://db.example/l?sslmode=on"),
+            &[],
+            &none,
+            5,
+        )
+        .unwrap_err();
+        assert_eq!(key, "treasury.database");
+        assert!(problem.contains("sslmode `on`"), "{problem}");
+        assert!(fix.contains("verify-full"), "{fix}");
     }
 }

@@ -3,6 +3,7 @@
 //! SQL is written once in the dialect both SQLite and PostgreSQL accept; only the schema
 //! (migrations) differs per backend.
 
+pub mod pg_tls;
 pub mod postgres;
 pub mod sqlite;
 

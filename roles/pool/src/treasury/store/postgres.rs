@@ -4,14 +4,18 @@
 //!
 //! The client drives its own small runtime, which may not be entered from inside a tokio
 //! runtime: when called from one, the transaction runs on a short-lived scoped thread.
+//!
+//! TLS follows the URL's `sslmode` / `sslrootcert` as libpq does (see [`super::pg_tls`]).
 
 use std::error::Error;
 use std::sync::Mutex;
 
 use bytes::BytesMut;
 use postgres::types::{IsNull, ToSql, Type};
-use postgres::{Client, IsolationLevel, NoTls};
+use postgres::{Client, IsolationLevel};
+use postgres_native_tls::MakeTlsConnector;
 
+use super::pg_tls::{self, PgTarget};
 use super::{numbered_placeholders, Backend, BackendKind, Conn, Row, StoreError, TxBody, Val};
 
 /// Key of the advisory lock that serialises ledger writers.
@@ -19,7 +23,8 @@ const WRITE_LOCK_KEY: i64 = 0x5632_7472_6561_7379; // "V2treasy"
 
 /// A PostgreSQL ledger.
 pub struct PostgresBackend {
-    url: String,
+    target: PgTarget,
+    tls: MakeTlsConnector,
     client: Mutex<Option<Client>>,
 }
 
@@ -31,14 +36,19 @@ fn pg_err(e: postgres::Error) -> StoreError {
 }
 
 impl PostgresBackend {
-    /// Connects to `url` (`postgres://user:password@host:port/db`).
+    /// Connects to `url` (`postgres://user:password@host:port/db`, optionally with libpq's
+    /// `sslmode` and `sslrootcert`).
     pub fn connect(url: &str) -> Result<Self, StoreError> {
+        let target = pg_tls::parse_url(url)
+            .map_err(|e| StoreError::Open(format!("{}: {e}", redact(url))))?;
+        let tls = pg_tls::connector(&target)?;
         let backend = PostgresBackend {
-            url: url.to_owned(),
+            target,
+            tls,
             client: Mutex::new(None),
         };
         backend.on_plain_thread(|| {
-            let c = Self::open(url)?;
+            let c = backend.open()?;
             if let Ok(mut slot) = backend.client.lock() {
                 *slot = Some(c);
             }
@@ -47,8 +57,20 @@ impl PostgresBackend {
         Ok(backend)
     }
 
-    fn open(url: &str) -> Result<Client, StoreError> {
-        Client::connect(url, NoTls).map_err(|e| StoreError::Open(format!("{}: {e}", redact(url))))
+    fn open(&self) -> Result<Client, StoreError> {
+        Client::connect(&self.target.url, self.tls.clone()).map_err(|e| {
+            // The client's message alone hides the cause of a failed TLS handshake.
+            let mut detail = e.to_string();
+            let mut source = e.source();
+            while let Some(s) = source {
+                let text = s.to_string();
+                if !detail.contains(&text) {
+                    detail.push_str(&format!(": {text}"));
+                }
+                source = s.source();
+            }
+            StoreError::Open(format!("{}: {detail}", redact(&self.target.configured)))
+        })
     }
 
     /// Runs `f` where the client's internal runtime may block: directly, or on a scoped thread
@@ -74,7 +96,7 @@ impl PostgresBackend {
                 .lock()
                 .map_err(|_| StoreError::Sql("client mutex poisoned".into()))?;
             if slot.as_ref().is_none_or(|c| c.is_closed()) {
-                *slot = Some(Self::open(&self.url)?);
+                *slot = Some(self.open()?);
             }
             let client = slot
                 .as_mut()
