@@ -1,8 +1,11 @@
 //! Jobs as server channels keep them: everything needed to validate shares.
 
+use super::check::ShareJob;
+use super::core::ChannelJob;
 use super::job_store::StoredJob;
-use super::{ChainTip, ChannelError, JobTemplate};
+use super::{ChainTip, ChannelError, JobTemplate, ShareError, SubmitExtended, SubmitStandard};
 use crate::coinbase::CoinbaseParts;
+use crate::header::BlockHeader;
 use crate::merkle::merkle_root_from_path;
 use crate::sha256d::sha256d;
 use crate::share::{ExtendedJobHasher, StandardJobHasher};
@@ -39,6 +42,12 @@ impl JobBase {
             network_target: Target::ZERO,
         }
     }
+
+    /// Marks the job mined on `tip`.
+    fn activate(&mut self, tip: &ChainTip, network_target: Target) {
+        self.min_ntime = Some(tip.min_ntime);
+        self.network_target = network_target;
+    }
 }
 
 /// A standard channel's job: fixed merkle root.
@@ -72,17 +81,6 @@ impl StandardJob {
             merkle_root,
             hasher: None,
         })
-    }
-
-    /// Starts mining on `tip`.
-    pub(crate) fn activate(&mut self, tip: &ChainTip, network_target: Target) {
-        self.base.min_ntime = Some(tip.min_ntime);
-        self.base.network_target = network_target;
-        self.hasher = Some(StandardJobHasher::new(
-            tip.prev_hash,
-            self.merkle_root,
-            tip.nbits,
-        ));
     }
 
     /// Job id.
@@ -122,6 +120,57 @@ impl StoredJob for StandardJob {
     }
 }
 
+impl ChannelJob for StandardJob {
+    fn retarget(&mut self, target: Target) {
+        self.base.target = target;
+    }
+
+    fn activate(&mut self, tip: &ChainTip, network_target: Target) {
+        self.base.activate(tip, network_target);
+        self.hasher = Some(StandardJobHasher::new(
+            tip.prev_hash,
+            self.merkle_root,
+            tip.nbits,
+        ));
+    }
+}
+
+impl ShareJob<SubmitStandard> for StandardJob {
+    type Hasher = StandardJobHasher;
+
+    #[inline]
+    fn precheck(&self, _share: &SubmitStandard) -> Result<(), ShareError> {
+        Ok(())
+    }
+
+    /// Standard jobs always allow rolling the general purpose version bits.
+    #[inline]
+    fn version_rolling_allowed(&self) -> bool {
+        true
+    }
+
+    #[inline]
+    fn parts(&mut self) -> (&JobBase, Option<&mut StandardJobHasher>) {
+        (&self.base, self.hasher.as_mut())
+    }
+
+    #[inline]
+    fn hash(hasher: &mut StandardJobHasher, share: &SubmitStandard) -> [u8; 32] {
+        hasher.hash(share.version, share.ntime, share.nonce)
+    }
+
+    fn solution(
+        hasher: &StandardJobHasher,
+        base: &JobBase,
+        share: &SubmitStandard,
+    ) -> (BlockHeader, Vec<u8>) {
+        (
+            hasher.header(share.version, share.ntime, share.nonce),
+            base.extranonce_prefix.clone(),
+        )
+    }
+}
+
 /// An extended channel's job: the miner completes the coinbase with its extranonce.
 #[derive(Debug, Clone)]
 pub struct ExtendedJob {
@@ -153,23 +202,6 @@ impl ExtendedJob {
             version_rolling_allowed,
             hasher: None,
         })
-    }
-
-    /// Starts mining on `tip`.
-    pub(crate) fn activate(&mut self, tip: &ChainTip, network_target: Target) {
-        self.base.min_ntime = Some(tip.min_ntime);
-        self.base.network_target = network_target;
-        let mut fixed =
-            Vec::with_capacity(self.base.coinbase.prefix.len() + self.base.extranonce_prefix.len());
-        fixed.extend_from_slice(&self.base.coinbase.prefix);
-        fixed.extend_from_slice(&self.base.extranonce_prefix);
-        self.hasher = Some(ExtendedJobHasher::new(
-            &fixed,
-            &self.base.coinbase.suffix,
-            &self.merkle_path,
-            tip.prev_hash,
-            tip.nbits,
-        ));
     }
 
     /// Bytes of extranonce the miner supplies for this job.
@@ -221,5 +253,70 @@ impl ExtendedJob {
 impl StoredJob for ExtendedJob {
     fn job_id(&self) -> u32 {
         self.base.job_id
+    }
+}
+
+impl ChannelJob for ExtendedJob {
+    fn retarget(&mut self, target: Target) {
+        self.base.target = target;
+    }
+
+    fn activate(&mut self, tip: &ChainTip, network_target: Target) {
+        self.base.activate(tip, network_target);
+        let mut fixed =
+            Vec::with_capacity(self.base.coinbase.prefix.len() + self.base.extranonce_prefix.len());
+        fixed.extend_from_slice(&self.base.coinbase.prefix);
+        fixed.extend_from_slice(&self.base.extranonce_prefix);
+        self.hasher = Some(ExtendedJobHasher::new(
+            &fixed,
+            &self.base.coinbase.suffix,
+            &self.merkle_path,
+            tip.prev_hash,
+            tip.nbits,
+        ));
+    }
+}
+
+impl ShareJob<SubmitExtended<'_>> for ExtendedJob {
+    type Hasher = ExtendedJobHasher;
+
+    #[inline]
+    fn precheck(&self, share: &SubmitExtended<'_>) -> Result<(), ShareError> {
+        let expected = self.rollable_len();
+        if share.extranonce.len() != expected {
+            return Err(ShareError::BadExtranonceSize {
+                expected,
+                got: share.extranonce.len(),
+            });
+        }
+        Ok(())
+    }
+
+    #[inline]
+    fn version_rolling_allowed(&self) -> bool {
+        self.version_rolling_allowed
+    }
+
+    #[inline]
+    fn parts(&mut self) -> (&JobBase, Option<&mut ExtendedJobHasher>) {
+        (&self.base, self.hasher.as_mut())
+    }
+
+    #[inline]
+    fn hash(hasher: &mut ExtendedJobHasher, share: &SubmitExtended<'_>) -> [u8; 32] {
+        hasher.hash(share.extranonce, share.version, share.ntime, share.nonce)
+    }
+
+    fn solution(
+        hasher: &ExtendedJobHasher,
+        base: &JobBase,
+        share: &SubmitExtended<'_>,
+    ) -> (BlockHeader, Vec<u8>) {
+        let mut extranonce = base.extranonce_prefix.clone();
+        extranonce.extend_from_slice(share.extranonce);
+        (
+            hasher.header(share.extranonce, share.version, share.ntime, share.nonce),
+            extranonce,
+        )
     }
 }

@@ -26,7 +26,9 @@
 //! to pending future jobs): each job keeps the target in force when it was created. After a
 //! target change, send the channel a fresh job so the new target takes effect.
 
+mod check;
 mod client;
+mod core;
 pub mod custom;
 mod dedup;
 mod extended;
@@ -55,7 +57,7 @@ pub use standard::StandardChannel;
 pub use targets::TargetControl;
 
 use crate::coinbase::CoinbaseParts;
-use crate::header::{version_rolling_ok, BIP320_VERSION_MASK};
+use crate::header::BIP320_VERSION_MASK;
 use crate::target::Target;
 use crate::vardiff::VardiffConfig;
 use std::sync::Arc;
@@ -281,59 +283,6 @@ impl ShareStats {
             }
             ShareOutcome::Rejected(_) => self.rejected += 1,
         }
-    }
-}
-
-/// Checks version rolling and ntime bounds shared by all share kinds.
-fn check_version_and_ntime(
-    cfg: &ChannelConfig,
-    rolling_allowed: bool,
-    job_version: u32,
-    min_ntime: u32,
-    version: u32,
-    ntime: u32,
-    now_ms: u64,
-) -> Result<(), ShareError> {
-    let mask = if rolling_allowed {
-        cfg.version_rolling_mask
-    } else {
-        0
-    };
-    if !version_rolling_ok(job_version, version, mask) {
-        return Err(ShareError::InvalidVersion);
-    }
-    if ntime < min_ntime {
-        return Err(ShareError::NtimeTooLow {
-            ntime,
-            min: min_ntime,
-        });
-    }
-    let now_secs = now_ms / 1000;
-    let max = u64::from(min_ntime).max(now_secs) + u64::from(cfg.max_ntime_offset_secs);
-    if u64::from(ntime) > max {
-        return Err(ShareError::NtimeTooHigh { ntime, max });
-    }
-    Ok(())
-}
-
-/// Checks a hash against the job target and the seen set; returns whether it is a block.
-///
-/// A hash meeting the network target is a block even if the share target is harder (possible
-/// on test networks): a block is never thrown away.
-fn judge_hash(
-    hash: &[u8; 32],
-    target: &Target,
-    network_target: &Target,
-    seen: &mut SeenShares,
-) -> Result<bool, ShareError> {
-    let is_block = network_target.is_met_by(hash);
-    if !is_block && !target.is_met_by(hash) {
-        return Err(ShareError::DifficultyTooLow);
-    }
-    match seen.record(hash) {
-        Seen::New => Ok(is_block),
-        Seen::Duplicate => Err(ShareError::DuplicateShare),
-        Seen::Full => Err(ShareError::SeenSharesFull),
     }
 }
 

@@ -1,27 +1,19 @@
 //! Standard channel (server side): header-only mining on fixed merkle roots.
 
+use super::core::ChannelCore;
 use super::job::StandardJob;
-use super::job_store::{JobLookup, JobStore};
+use super::job_store::JobStore;
 use super::targets::TargetControl;
 use super::{
-    check_prefix_len, check_version_and_ntime, judge_hash, AcceptedShare, BlockCandidate, ChainTip,
-    ChannelConfig, ChannelError, JobTemplate, NewPrevHash, NewStandardJob, SeenShares, ShareError,
-    ShareOutcome, ShareStats, SubmitStandard,
+    ChainTip, ChannelConfig, ChannelError, JobTemplate, NewPrevHash, NewStandardJob, ShareOutcome,
+    ShareStats, SubmitStandard,
 };
-use crate::target::{hash_difficulty, Target};
+use crate::target::Target;
 
 /// A standard mining channel; see the module documentation of [`crate::channel`].
 #[derive(Debug, Clone)]
 pub struct StandardChannel {
-    id: u32,
-    extranonce_prefix: Vec<u8>,
-    cfg: ChannelConfig,
-    targets: TargetControl,
-    tip: Option<ChainTip>,
-    jobs: JobStore<StandardJob>,
-    seen: SeenShares,
-    next_job_id: u32,
-    stats: ShareStats,
+    core: ChannelCore<StandardJob>,
 }
 
 impl StandardChannel {
@@ -35,67 +27,51 @@ impl StandardChannel {
         cfg: ChannelConfig,
         now_ms: u64,
     ) -> Result<Self, ChannelError> {
-        check_prefix_len(&extranonce_prefix)?;
-        let targets = TargetControl::new(&cfg, nominal_hashrate, max_target, now_ms)?;
-        Ok(StandardChannel {
-            id: channel_id,
-            extranonce_prefix,
-            jobs: JobStore::new(cfg.max_future_jobs, cfg.max_past_jobs),
-            seen: SeenShares::new(cfg.max_seen_shares),
-            cfg,
-            targets,
-            tip: None,
-            next_job_id: 1,
-            stats: ShareStats::default(),
-        })
+        let core = ChannelCore::new(channel_id, extranonce_prefix, cfg, |cfg| {
+            TargetControl::new(cfg, nominal_hashrate, max_target, now_ms)
+        })?;
+        Ok(StandardChannel { core })
     }
 
     /// Channel id.
     pub fn id(&self) -> u32 {
-        self.id
+        self.core.id
     }
 
     /// The channel's extranonce prefix (the full extranonce).
     pub fn extranonce_prefix(&self) -> &[u8] {
-        &self.extranonce_prefix
+        &self.core.extranonce_prefix
     }
 
     /// Changes the extranonce prefix (`SetExtranoncePrefix`) for jobs created from now on; it must
     /// keep the full extranonce length.
     pub fn set_extranonce_prefix(&mut self, prefix: Vec<u8>) -> Result<(), ChannelError> {
-        if prefix.len() != self.extranonce_prefix.len() {
-            return Err(ChannelError::ExtranonceLenMismatch {
-                coinbase: self.extranonce_prefix.len(),
-                channel: prefix.len(),
-            });
-        }
-        self.extranonce_prefix = prefix;
-        Ok(())
+        self.core.set_extranonce_prefix(prefix, 0)
     }
 
     /// Current target (for new jobs).
     pub fn target(&self) -> Target {
-        self.targets.target()
+        self.core.targets.target()
     }
 
     /// Target state (maximum target, vardiff).
     pub fn targets(&self) -> &TargetControl {
-        &self.targets
+        &self.core.targets
     }
 
     /// Current chain tip.
     pub fn chain_tip(&self) -> Option<&ChainTip> {
-        self.tip.as_ref()
+        self.core.tip.as_ref()
     }
 
     /// Share counters.
     pub fn stats(&self) -> &ShareStats {
-        &self.stats
+        &self.core.stats
     }
 
     /// The job store (active, past, future jobs).
     pub fn jobs(&self) -> &JobStore<StandardJob> {
-        &self.jobs
+        &self.core.jobs
     }
 
     /// Sets the target (`SetTarget`); it applies to future jobs and jobs created from now on.
@@ -105,9 +81,7 @@ impl StandardChannel {
         target: Target,
         now_ms: u64,
     ) -> Result<Option<Target>, ChannelError> {
-        let changed = self.targets.set_target(target, now_ms)?;
-        self.retarget_future_jobs();
-        Ok(changed)
+        self.core.set_target(target, now_ms)
     }
 
     /// `UpdateChannel`; returns the new target if it changed (send `SetTarget`).
@@ -117,35 +91,19 @@ impl StandardChannel {
         max_target: Target,
         now_ms: u64,
     ) -> Result<Option<Target>, ChannelError> {
-        let changed = self.targets.update(nominal_hashrate, max_target, now_ms)?;
-        self.retarget_future_jobs();
-        Ok(changed)
+        self.core
+            .update_channel(nominal_hashrate, max_target, now_ms)
     }
 
     /// Runs vardiff; returns the new target if it changed (send `SetTarget`, then a new job).
     pub fn poll_vardiff(&mut self, now_ms: u64) -> Option<Target> {
-        let changed = self.targets.poll(now_ms);
-        if changed.is_some() {
-            self.retarget_future_jobs();
-        }
-        changed
-    }
-
-    fn retarget_future_jobs(&mut self) {
-        let t = self.targets.target();
-        for j in self.jobs.future_mut() {
-            j.base.target = t;
-        }
+        self.core.poll_vardiff(now_ms)
     }
 
     /// Sets the chain tip without activating a job (e.g. on opening the channel mid-block):
     /// all existing jobs become stale.
     pub fn set_chain_tip(&mut self, tip: ChainTip) -> Result<(), ChannelError> {
-        tip.network_target()?;
-        self.jobs.flush();
-        self.seen.clear();
-        self.tip = Some(tip);
-        Ok(())
+        self.core.set_chain_tip(tip)
     }
 
     /// New prev hash for the template `template_id` (Template Distribution `SetNewPrevHash`).
@@ -156,32 +114,13 @@ impl StandardChannel {
         template_id: u64,
         tip: ChainTip,
     ) -> Result<Option<NewPrevHash>, ChannelError> {
-        let network = tip.network_target()?;
-        self.seen.clear();
-        self.tip = Some(tip);
-        match self.jobs.activate_template(template_id) {
-            Some(job) => {
-                job.activate(&tip, network);
-                Ok(Some(NewPrevHash {
-                    channel_id: self.id,
-                    job_id: job.job_id(),
-                    prev_hash: tip.prev_hash,
-                    min_ntime: tip.min_ntime,
-                    nbits: tip.nbits,
-                }))
-            }
-            None => {
-                self.jobs.flush();
-                Ok(None)
-            }
-        }
+        self.core.on_new_prev_hash(template_id, tip)
     }
 
     /// Creates a job from `template` with the channel's own job ids.
     pub fn new_job(&mut self, template: &JobTemplate) -> Result<NewStandardJob, ChannelError> {
-        let job_id = self.next_job_id;
-        let msg = self.install_job(job_id, template)?;
-        self.next_job_id = self.next_job_id.wrapping_add(1).max(1);
+        let msg = self.install_job(self.core.peek_job_id(), template)?;
+        self.core.advance_job_id();
         Ok(msg)
     }
 
@@ -191,24 +130,16 @@ impl StandardChannel {
         job_id: u32,
         template: &JobTemplate,
     ) -> Result<NewStandardJob, ChannelError> {
-        let mut job = StandardJob::new(
+        let job = StandardJob::new(
             job_id,
             template,
-            &self.extranonce_prefix,
-            self.targets.target(),
+            &self.core.extranonce_prefix,
+            self.core.targets.target(),
         )?;
         let merkle_root = job.merkle_root();
-        let min_ntime = if template.future {
-            self.jobs.add_future(Some(template.template_id), job);
-            None
-        } else {
-            let tip = self.tip.ok_or(ChannelError::NoChainTip)?;
-            job.activate(&tip, tip.network_target()?);
-            self.jobs.add_active(job);
-            Some(tip.min_ntime)
-        };
+        let min_ntime = self.core.add_job(job, template)?;
         Ok(NewStandardJob {
-            channel_id: self.id,
+            channel_id: self.core.id,
             job_id,
             min_ntime,
             version: template.version,
@@ -218,67 +149,6 @@ impl StandardChannel {
 
     /// Validates a share (`SubmitSharesStandard`) received at `now_ms` (Unix time in ms).
     pub fn validate_share(&mut self, share: &SubmitStandard, now_ms: u64) -> ShareOutcome {
-        let outcome = self.check(share, now_ms);
-        self.stats.record(&outcome);
-        if let Some(a) = outcome.accepted() {
-            self.targets.on_share(now_ms, a.difficulty);
-        }
-        outcome
-    }
-
-    fn check(&mut self, share: &SubmitStandard, now_ms: u64) -> ShareOutcome {
-        if share.channel_id != self.id {
-            return ShareOutcome::Rejected(ShareError::InvalidChannelId);
-        }
-        let job = match self.jobs.lookup(share.job_id) {
-            JobLookup::Valid(job) => job,
-            JobLookup::Stale => return ShareOutcome::Rejected(ShareError::StaleShare),
-            JobLookup::Future | JobLookup::Unknown => {
-                return ShareOutcome::Rejected(ShareError::InvalidJobId)
-            }
-        };
-        let (Some(min_ntime), Some(hasher)) = (job.base.min_ntime, job.hasher.as_mut()) else {
-            return ShareOutcome::Rejected(ShareError::InvalidJobId);
-        };
-        // Standard jobs always allow rolling the general purpose version bits.
-        if let Err(e) = check_version_and_ntime(
-            &self.cfg,
-            true,
-            job.base.version,
-            min_ntime,
-            share.version,
-            share.ntime,
-            now_ms,
-        ) {
-            return ShareOutcome::Rejected(e);
-        }
-        let hash = hasher.hash(share.version, share.ntime, share.nonce);
-        let is_block = match judge_hash(
-            &hash,
-            &job.base.target,
-            &job.base.network_target,
-            &mut self.seen,
-        ) {
-            Ok(b) => b,
-            Err(e) => return ShareOutcome::Rejected(e),
-        };
-        let accepted = AcceptedShare {
-            channel_id: self.id,
-            sequence_number: share.sequence_number,
-            job_id: share.job_id,
-            difficulty: job.base.target.difficulty(),
-            hash_difficulty: hash_difficulty(&hash),
-            hash,
-        };
-        if !is_block {
-            return ShareOutcome::Accepted(accepted);
-        }
-        ShareOutcome::BlockFound(Box::new(BlockCandidate {
-            share: accepted,
-            template_id: job.base.template_id,
-            header: hasher.header(share.version, share.ntime, share.nonce),
-            extranonce: job.base.extranonce_prefix.clone(),
-            coinbase: job.base.coinbase.clone(),
-        }))
+        self.core.validate_share(share, now_ms)
     }
 }

@@ -41,6 +41,19 @@ impl TargetControl {
         Ok(tc)
     }
 
+    /// A fixed `target` set by someone else (an upstream's `SetTarget`): no vardiff, no
+    /// maximum below [`Target::MAX`].
+    pub(crate) fn fixed(target: Target) -> Result<Self, ChannelError> {
+        if target == Target::ZERO {
+            return Err(ChannelError::ZeroTarget);
+        }
+        Ok(TargetControl {
+            target,
+            max_target: Target::MAX,
+            vardiff: None,
+        })
+    }
+
     /// Current target.
     pub fn target(&self) -> Target {
         self.target

@@ -1,0 +1,252 @@
+//! State and logic every channel kind shares: id, extranonce prefix, target control, chain tip,
+//! job store, seen shares, job ids and share counters.
+//!
+//! [`ChannelCore`] is generic over the job type; the job types say how they take a new target
+//! and how they start mining on a chain tip ([`ChannelJob`]). Standard, extended and upstream
+//! channels wrap one core and add what is specific to them (how jobs are built, which shares
+//! they take).
+
+use super::check::{check_share, ShareJob, Submission};
+use super::job_store::{JobStore, StoredJob};
+use super::targets::TargetControl;
+use super::{
+    check_prefix_len, ChainTip, ChannelConfig, ChannelError, JobTemplate, NewPrevHash, SeenShares,
+    ShareOutcome, ShareStats,
+};
+use crate::target::Target;
+
+/// What [`ChannelCore`] needs from the jobs it keeps.
+pub(crate) trait ChannelJob: StoredJob {
+    /// Gives a job not yet mined the channel's new target.
+    fn retarget(&mut self, target: Target);
+    /// Starts mining on `tip`, whose network target is `network_target`.
+    fn activate(&mut self, tip: &ChainTip, network_target: Target);
+}
+
+/// The shared part of a channel; see the module documentation.
+#[derive(Debug, Clone)]
+pub(crate) struct ChannelCore<J> {
+    /// Channel id.
+    pub(crate) id: u32,
+    /// Extranonce prefix for jobs created from now on.
+    pub(crate) extranonce_prefix: Vec<u8>,
+    /// Channel policy.
+    pub(crate) cfg: ChannelConfig,
+    /// Target and vardiff.
+    pub(crate) targets: TargetControl,
+    /// Current chain tip.
+    pub(crate) tip: Option<ChainTip>,
+    /// Future, active, past and stale jobs.
+    pub(crate) jobs: JobStore<J>,
+    /// Accepted share hashes on the current tip.
+    pub(crate) seen: SeenShares,
+    /// Id of the next job the channel numbers itself (never 0).
+    next_job_id: u32,
+    /// Share counters.
+    pub(crate) stats: ShareStats,
+}
+
+impl<J: ChannelJob> ChannelCore<J> {
+    /// A core with no tip and no jobs whose target control `targets` builds from the policy;
+    /// fails on a prefix over 32 bytes (checked first) or whatever `targets` fails on.
+    pub(crate) fn new(
+        id: u32,
+        extranonce_prefix: Vec<u8>,
+        cfg: ChannelConfig,
+        targets: impl FnOnce(&ChannelConfig) -> Result<TargetControl, ChannelError>,
+    ) -> Result<Self, ChannelError> {
+        check_prefix_len(&extranonce_prefix)?;
+        let targets = targets(&cfg)?;
+        Ok(ChannelCore {
+            id,
+            extranonce_prefix,
+            jobs: JobStore::new(cfg.max_future_jobs, cfg.max_past_jobs),
+            seen: SeenShares::new(cfg.max_seen_shares),
+            cfg,
+            targets,
+            tip: None,
+            next_job_id: 1,
+            stats: ShareStats::default(),
+        })
+    }
+
+    /// Changes the extranonce prefix for jobs created from now on. The length must stay the
+    /// same; `rollable_len` (the miner's part) only enters the error, which reports full
+    /// extranonce lengths.
+    pub(crate) fn set_extranonce_prefix(
+        &mut self,
+        prefix: Vec<u8>,
+        rollable_len: usize,
+    ) -> Result<(), ChannelError> {
+        if prefix.len() != self.extranonce_prefix.len() {
+            return Err(ChannelError::ExtranonceLenMismatch {
+                coinbase: self.extranonce_prefix.len() + rollable_len,
+                channel: prefix.len() + rollable_len,
+            });
+        }
+        self.extranonce_prefix = prefix;
+        Ok(())
+    }
+
+    /// Sets the target; it applies to future jobs and jobs created from now on. Returns it if
+    /// it changed.
+    pub(crate) fn set_target(
+        &mut self,
+        target: Target,
+        now_ms: u64,
+    ) -> Result<Option<Target>, ChannelError> {
+        let changed = self.targets.set_target(target, now_ms)?;
+        self.retarget_future_jobs();
+        Ok(changed)
+    }
+
+    /// `UpdateChannel`; returns the new target if it changed.
+    pub(crate) fn update_channel(
+        &mut self,
+        nominal_hashrate: f64,
+        max_target: Target,
+        now_ms: u64,
+    ) -> Result<Option<Target>, ChannelError> {
+        let changed = self.targets.update(nominal_hashrate, max_target, now_ms)?;
+        self.retarget_future_jobs();
+        Ok(changed)
+    }
+
+    /// Runs vardiff; returns the new target if it changed.
+    pub(crate) fn poll_vardiff(&mut self, now_ms: u64) -> Option<Target> {
+        let changed = self.targets.poll(now_ms);
+        if changed.is_some() {
+            self.retarget_future_jobs();
+        }
+        changed
+    }
+
+    fn retarget_future_jobs(&mut self) {
+        let t = self.targets.target();
+        for j in self.jobs.future_mut() {
+            j.retarget(t);
+        }
+    }
+
+    /// Sets the chain tip without activating a job: all existing jobs become stale.
+    pub(crate) fn set_chain_tip(&mut self, tip: ChainTip) -> Result<(), ChannelError> {
+        tip.network_target()?;
+        self.jobs.flush();
+        self.seen.clear();
+        self.tip = Some(tip);
+        Ok(())
+    }
+
+    /// New prev hash: activates the future job `find` picks in the store (every other job
+    /// becomes stale) and returns its id; with no such job every job becomes stale.
+    fn on_tip(
+        &mut self,
+        tip: ChainTip,
+        find: impl FnOnce(&mut JobStore<J>) -> Option<&mut J>,
+    ) -> Result<Option<u32>, ChannelError> {
+        let network = tip.network_target()?;
+        self.seen.clear();
+        self.tip = Some(tip);
+        match find(&mut self.jobs) {
+            Some(job) => {
+                job.activate(&tip, network);
+                Ok(Some(job.job_id()))
+            }
+            None => {
+                self.jobs.flush();
+                Ok(None)
+            }
+        }
+    }
+
+    /// New prev hash for the template `template_id` (server side): activates the future job
+    /// built from it and returns the `SetNewPrevHash` to send; `None` if there is no such job.
+    pub(crate) fn on_new_prev_hash(
+        &mut self,
+        template_id: u64,
+        tip: ChainTip,
+    ) -> Result<Option<NewPrevHash>, ChannelError> {
+        let activated = self.on_tip(tip, |jobs| jobs.activate_template(template_id))?;
+        Ok(activated.map(|job_id| NewPrevHash {
+            channel_id: self.id,
+            job_id,
+            prev_hash: tip.prev_hash,
+            min_ntime: tip.min_ntime,
+            nbits: tip.nbits,
+        }))
+    }
+
+    /// New prev hash naming the future job `job_id` (client side); returns whether it was known.
+    pub(crate) fn on_new_prev_hash_for_job(
+        &mut self,
+        job_id: u32,
+        tip: ChainTip,
+    ) -> Result<bool, ChannelError> {
+        let activated = self.on_tip(tip, |jobs| jobs.activate_job(job_id))?;
+        Ok(activated.is_some())
+    }
+
+    /// The id the next job the channel numbers itself gets.
+    pub(crate) fn peek_job_id(&self) -> u32 {
+        self.next_job_id
+    }
+
+    /// Consumes the id [`Self::peek_job_id`] returned (ids wrap around, skipping 0).
+    pub(crate) fn advance_job_id(&mut self) {
+        self.next_job_id = self.next_job_id.wrapping_add(1).max(1);
+    }
+
+    /// Stores a job built from `template`: a future job waits for its template's prev hash,
+    /// any other job becomes the active job on the current tip. Returns the job's `min_ntime`
+    /// (`None` for a future job).
+    pub(crate) fn add_job(
+        &mut self,
+        mut job: J,
+        template: &JobTemplate,
+    ) -> Result<Option<u32>, ChannelError> {
+        if template.future {
+            self.jobs.add_future(Some(template.template_id), job);
+            return Ok(None);
+        }
+        let tip = self.tip.ok_or(ChannelError::NoChainTip)?;
+        job.activate(&tip, tip.network_target()?);
+        self.jobs.add_active(job);
+        Ok(Some(tip.min_ntime))
+    }
+
+    /// Makes `job` the active job on `tip` (a custom job names its own tip). A tip with another
+    /// prev hash than the channel's makes every other job stale, as a new block does.
+    pub(crate) fn add_job_on_tip(&mut self, mut job: J, tip: ChainTip) -> Result<(), ChannelError> {
+        let network = tip.network_target()?;
+        if self.tip.is_none_or(|t| t.prev_hash != tip.prev_hash) {
+            self.jobs.flush();
+            self.seen.clear();
+        }
+        self.tip = Some(tip);
+        job.activate(&tip, network);
+        self.jobs.add_active(job);
+        Ok(())
+    }
+
+    /// Validates a share received at `now_ms` (Unix time in ms), counts it and feeds an
+    /// accepted one to vardiff.
+    #[inline]
+    pub(crate) fn validate_share<S: Submission>(&mut self, share: &S, now_ms: u64) -> ShareOutcome
+    where
+        J: ShareJob<S>,
+    {
+        let outcome = check_share(
+            self.id,
+            &self.cfg,
+            &mut self.jobs,
+            &mut self.seen,
+            share,
+            now_ms,
+        );
+        self.stats.record(&outcome);
+        if let Some(a) = outcome.accepted() {
+            self.targets.on_share(now_ms, a.difficulty);
+        }
+        outcome
+    }
+}
