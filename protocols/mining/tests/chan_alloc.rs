@@ -1,10 +1,12 @@
 //! Share validation does not allocate per share: only the duplicate set's amortized growth.
 
+mod support;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use sv2_mining::channel::{ChainTip, ChannelConfig, ExtendedChannel, JobTemplate, SubmitExtended};
-use sv2_mining::coinbase::{CoinbaseBuilder, Payout};
+use support::{extended_share, op_true_coinbase, HARD_NBITS, MIN_NTIME, NOW_MS};
+use sv2_mining::channel::{ChainTip, ChannelConfig, ExtendedChannel};
 use sv2_mining::target::Target;
 
 struct Counting;
@@ -35,21 +37,16 @@ static GLOBAL: Counting = Counting;
 
 #[test]
 fn validation_does_not_allocate_per_share() {
-    let coinbase = CoinbaseBuilder::new(840_000, 312_500_000, 16)
+    let coinbase = op_true_coinbase(840_000, 16)
         .pool_tag(b"/alloc/".to_vec())
-        .payout(
-            bitcoin::ScriptBuf::from_bytes(vec![0x51]),
-            Payout::Remainder(1),
-        )
         .build()
         .unwrap();
-    let template = JobTemplate {
-        template_id: 1,
-        future: false,
-        version: 0x2000_0000,
-        coinbase: Arc::new(coinbase),
-        merkle_path: vec![[1u8; 32], [2u8; 32], [3u8; 32]].into(),
-    };
+    let template = support::template(
+        1,
+        false,
+        Arc::new(coinbase),
+        vec![[1u8; 32], [2u8; 32], [3u8; 32]].into(),
+    );
     let cfg = ChannelConfig {
         vardiff: None,
         // Every hash meets the target: every share is accepted and recorded.
@@ -59,22 +56,14 @@ fn validation_does_not_allocate_per_share() {
     let mut ch = ExtendedChannel::new(1, vec![0, 0, 0, 1], 12, 0.0, Target::MAX, cfg, 0).unwrap();
     ch.set_chain_tip(ChainTip {
         prev_hash: [9; 32],
-        min_ntime: 1_700_000_000,
-        nbits: 0x1a01_0000,
+        min_ntime: MIN_NTIME,
+        nbits: HARD_NBITS,
     })
     .unwrap();
     let job = ch.new_job(&template).unwrap();
     let extranonce = [7u8; 12];
-    let submit = |nonce: u32| SubmitExtended {
-        channel_id: 1,
-        sequence_number: nonce,
-        job_id: job.job_id,
-        nonce,
-        ntime: 1_700_000_000,
-        version: 0x2000_0000,
-        extranonce: &extranonce,
-    };
-    let now = 1_700_000_000_000;
+    let submit = |nonce: u32| extended_share(1, job.job_id, nonce, MIN_NTIME, &extranonce);
+    let now = NOW_MS;
     // Warm up (first hash of the job, first insertions).
     assert!(ch.validate_share(&submit(0), now).accepted().is_some());
 

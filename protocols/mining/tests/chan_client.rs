@@ -1,34 +1,28 @@
 //! Client-side channel (translator/proxy) against a server channel: the client mirrors the
 //! upstream's jobs and forwards only shares the server accepts.
 
+mod support;
+
 use std::sync::Arc;
+use support::{extended_share, op_true_coinbase, HARD_NBITS, MIN_NTIME, NOW_MS};
 use sv2_mining::channel::{
     ChainTip, ChannelConfig, ExtendedChannel, JobTemplate, NewExtendedJob, ShareError,
-    ShareOutcome, SubmitExtended, UpstreamChannel, UpstreamJob,
+    ShareOutcome, UpstreamChannel, UpstreamJob,
 };
-use sv2_mining::coinbase::{CoinbaseBuilder, Payout};
 use sv2_mining::extranonce::ExtranonceAllocator;
 use sv2_mining::target::Target;
 
-const NOW_MS: u64 = 1_700_000_000_000;
-const MIN_NTIME: u32 = 1_700_000_000;
-
 fn template(id: u64, future: bool) -> JobTemplate {
-    let coinbase = CoinbaseBuilder::new(900_000, 312_500_000, 16)
+    let coinbase = op_true_coinbase(900_000, 16)
         .pool_tag(b"/pool/".to_vec())
-        .payout(
-            bitcoin::ScriptBuf::from_bytes(vec![0x51]),
-            Payout::Remainder(1),
-        )
         .build()
         .unwrap();
-    JobTemplate {
-        template_id: id,
+    support::template(
+        id,
         future,
-        version: 0x2000_0000,
-        coinbase: Arc::new(coinbase),
-        merkle_path: vec![[7u8; 32], [8u8; 32]].into(),
-    }
+        Arc::new(coinbase),
+        vec![[7u8; 32], [8u8; 32]].into(),
+    )
 }
 
 fn to_upstream(job: &NewExtendedJob) -> UpstreamJob {
@@ -74,7 +68,7 @@ fn translator_forwards_only_what_the_pool_accepts() {
     let tip = ChainTip {
         prev_hash: [3; 32],
         min_ntime: MIN_NTIME,
-        nbits: 0x1a01_0000,
+        nbits: HARD_NBITS,
     };
     let nph = server.on_new_prev_hash(1, tip).unwrap().unwrap();
     assert!(client.on_set_new_prev_hash(nph.job_id, tip).unwrap());
@@ -90,15 +84,7 @@ fn translator_forwards_only_what_the_pool_accepts() {
     for nonce in 0..2000u32 {
         let mut en = local.to_vec();
         en.extend_from_slice(&vec![0x5a; miner.rollable_len]);
-        let share = SubmitExtended {
-            channel_id: 42,
-            sequence_number: nonce,
-            job_id: nph.job_id,
-            nonce,
-            ntime: MIN_NTIME,
-            version: 0x2000_0000,
-            extranonce: &en,
-        };
+        let share = extended_share(42, nph.job_id, nonce, MIN_NTIME, &en);
         match client.check_share(&share, NOW_MS) {
             ShareOutcome::Accepted(c) => {
                 forwarded += 1;
@@ -132,15 +118,7 @@ fn translator_forwards_only_what_the_pool_accepts() {
         ..tip
     };
     let en = vec![0u8; p.rollable_len];
-    let share_on = |job_id: u32| SubmitExtended {
-        channel_id: 42,
-        sequence_number: 0,
-        job_id,
-        nonce: 1,
-        ntime: MIN_NTIME,
-        version: 0x2000_0000,
-        extranonce: &en,
-    };
+    let share_on = |job_id: u32| extended_share(42, job_id, 1, MIN_NTIME, &en);
     assert_eq!(
         client.check_share(&share_on(future.job_id), NOW_MS).error(),
         Some(ShareError::InvalidJobId)

@@ -1,18 +1,21 @@
 //! Coinbase building, splitting, parsing and block assembly.
 
+mod support;
+
 use bitcoin::consensus::encode::{deserialize, serialize};
 use bitcoin::hashes::Hash;
 use bitcoin::{
-    absolute::LockTime, transaction::Version, Amount, Block, OutPoint, ScriptBuf, Sequence,
-    Transaction, TxIn, TxOut, Txid, Witness,
+    absolute::LockTime, transaction::Version, Block, ScriptBuf, Sequence, Transaction, TxOut,
+    Witness,
 };
 use proptest::prelude::*;
+use support::{sample_tx, witness_commitment};
 use sv2_mining::coinbase::{
     assemble_block, assemble_block_bytes, bip34_height_script, parse_coinbase, CoinbaseBuilder,
     CoinbaseError, Payout, WITNESS_COMMITMENT_HEADER,
 };
 use sv2_mining::header::BlockHeader;
-use sv2_mining::merkle::{merkle_path_for_coinbase, merkle_root, merkle_root_from_path};
+use sv2_mining::merkle::{merkle_path_for_coinbase, merkle_root_from_path};
 use sv2_mining::sha256d::sha256d;
 
 fn p2wpkh(tag: u8) -> ScriptBuf {
@@ -232,30 +235,6 @@ fn matches_sri_known_vector() {
     assert!(parts.has_witness_commitment);
 }
 
-fn sample_tx(seed: u8, segwit: bool) -> Transaction {
-    Transaction {
-        version: Version::TWO,
-        lock_time: LockTime::ZERO,
-        input: vec![TxIn {
-            previous_output: OutPoint {
-                txid: Txid::from_byte_array([seed; 32]),
-                vout: u32::from(seed),
-            },
-            script_sig: ScriptBuf::new(),
-            sequence: Sequence::MAX,
-            witness: if segwit {
-                Witness::from_slice(&[vec![seed; 71], vec![2; 33]])
-            } else {
-                Witness::new()
-            },
-        }],
-        output: vec![TxOut {
-            value: Amount::from_sat(1_000 + u64::from(seed)),
-            script_pubkey: p2wpkh(seed),
-        }],
-    }
-}
-
 #[test]
 fn assembled_block_is_consistent() {
     let txs: Vec<Transaction> = (1..=5).map(|i| sample_tx(i, i % 2 == 1)).collect();
@@ -263,17 +242,10 @@ fn assembled_block_is_consistent() {
 
     // The witness commitment as a template would give it: witness root over wtxids (coinbase = 0)
     // hashed with the all-zero reserved value.
-    let mut wtxids = vec![[0u8; 32]];
-    wtxids.extend(txs.iter().map(|t| t.compute_wtxid().to_byte_array()));
-    let witness_root = merkle_root(&wtxids);
-    let mut preimage = witness_root.to_vec();
-    preimage.extend_from_slice(&[0u8; 32]);
-    let commitment = sha256d(&preimage);
-
     let parts = CoinbaseBuilder::new(840_001, 312_500_000, 12)
         .pool_tag(b"/pool/".to_vec())
         .payout(p2wpkh(7), Payout::Remainder(1))
-        .witness_commitment(commitment_script(commitment))
+        .witness_commitment(witness_commitment(&txs))
         .build()
         .unwrap();
     let extranonce = [0xab; 12];

@@ -3,47 +3,21 @@
 //! against, and rebuilt into a block that the bitcoin crate validates (merkle root, witness
 //! commitment, proof of work).
 
+mod support;
+
 use bitcoin::consensus::encode::serialize;
 use bitcoin::hashes::Hash;
-use bitcoin::{
-    absolute::LockTime, transaction::Version, Amount, Block, OutPoint, ScriptBuf, Sequence,
-    Transaction, TxIn, TxOut, Txid, Witness,
+use bitcoin::{Block, ScriptBuf, Transaction};
+use support::{
+    extended_share, sample_tx, witness_commitment, HARD_NBITS, MIN_NTIME, NOW_MS, REGTEST_NBITS,
+    VERSION,
 };
 use sv2_mining::channel::custom::{custom_job_commitment, custom_job_template, CoinbaseSplit};
 use sv2_mining::channel::jd_token::TokenKey;
-use sv2_mining::channel::{
-    ChainTip, ChannelConfig, ExtendedChannel, ShareError, ShareOutcome, SubmitExtended,
-};
-use sv2_mining::coinbase::{
-    witness_reserved_value, CoinbaseBuilder, Payout, WITNESS_COMMITMENT_HEADER,
-};
-use sv2_mining::merkle::{merkle_path_for_coinbase, merkle_root};
-use sv2_mining::sha256d::sha256d;
+use sv2_mining::channel::{ChainTip, ChannelConfig, ExtendedChannel, ShareError, ShareOutcome};
+use sv2_mining::coinbase::{witness_reserved_value, CoinbaseBuilder, Payout};
+use sv2_mining::merkle::merkle_path_for_coinbase;
 use sv2_mining::target::Target;
-
-const REGTEST_NBITS: u32 = 0x207f_ffff;
-const NOW_MS: u64 = 1_700_000_000_000;
-const MIN_NTIME: u32 = 1_700_000_000;
-
-fn tx(seed: u8) -> Transaction {
-    Transaction {
-        version: Version::TWO,
-        lock_time: LockTime::ZERO,
-        input: vec![TxIn {
-            previous_output: OutPoint {
-                txid: Txid::from_byte_array([seed; 32]),
-                vout: 1,
-            },
-            script_sig: ScriptBuf::new(),
-            sequence: Sequence::MAX,
-            witness: Witness::from_slice(&[vec![seed; 71], vec![2; 33]]),
-        }],
-        output: vec![TxOut {
-            value: Amount::from_sat(5_000 + u64::from(seed)),
-            script_pubkey: ScriptBuf::from_bytes(vec![0x51]),
-        }],
-    }
-}
 
 struct Declared {
     txs: Vec<Transaction>,
@@ -55,13 +29,7 @@ struct Declared {
 /// What a job declarator client would declare: a 16-byte extranonce coinbase paying the pool,
 /// committing to the witnesses of two transactions.
 fn declared(height: u32) -> Declared {
-    let txs: Vec<Transaction> = (1..=2).map(tx).collect();
-    let mut wtxids = vec![[0u8; 32]];
-    wtxids.extend(txs.iter().map(|t| t.compute_wtxid().to_byte_array()));
-    let mut preimage = merkle_root(&wtxids).to_vec();
-    preimage.extend_from_slice(&[0u8; 32]);
-    let mut commitment = WITNESS_COMMITMENT_HEADER.to_vec();
-    commitment.extend_from_slice(&sha256d(&preimage));
+    let txs: Vec<Transaction> = (1..=2).map(|seed| sample_tx(seed, true)).collect();
     let parts = CoinbaseBuilder::new(height, 5_000_000_000, 16)
         .payout(
             ScriptBuf::from_bytes(vec![
@@ -69,7 +37,7 @@ fn declared(height: u32) -> Declared {
             ]),
             Payout::Remainder(1),
         )
-        .witness_commitment(ScriptBuf::from_bytes(commitment))
+        .witness_commitment(witness_commitment(&txs))
         .build()
         .unwrap();
     let split = CoinbaseSplit::from_parts(&parts).unwrap();
@@ -98,15 +66,7 @@ fn channel(prefix: Vec<u8>, rollable: usize) -> ExtendedChannel {
 fn mine(ch: &mut ExtendedChannel, job_id: u32, extranonce: &[u8]) -> ShareOutcome {
     for nonce in 0..10_000u32 {
         let out = ch.validate_share(
-            &SubmitExtended {
-                channel_id: 7,
-                sequence_number: nonce,
-                job_id,
-                nonce,
-                ntime: MIN_NTIME,
-                version: 0x2000_0000,
-                extranonce,
-            },
+            &extended_share(7, job_id, nonce, MIN_NTIME, extranonce),
             NOW_MS,
         );
         if !matches!(out, ShareOutcome::Rejected(ShareError::DifficultyTooLow)) {
@@ -125,14 +85,13 @@ fn declared_job_mines_into_a_valid_block() {
 
     // The pool checks the token commitment against what SetCustomMiningJob carries.
     let prev_hash = [0x11; 32];
-    let commitment =
-        custom_job_commitment(0x2000_0000, &cb.split, &d.path, &prev_hash, REGTEST_NBITS);
+    let commitment = custom_job_commitment(VERSION, &cb.split, &d.path, &prev_hash, REGTEST_NBITS);
     let key = TokenKey::new([5; 32]);
     let token = key.mint_declared(1, 10_000, &commitment);
     let verified = key.verify_declared(&token, 100).unwrap();
     assert_eq!(verified.commitment, commitment);
 
-    let template = custom_job_template(u64::MAX, 0x2000_0000, &cb.split, &d.path).unwrap();
+    let template = custom_job_template(u64::MAX, VERSION, &cb.split, &d.path).unwrap();
     let mut ch = channel(vec![0xaa; 8], 8);
     let tip = ChainTip {
         prev_hash,
@@ -167,12 +126,12 @@ fn declared_job_mines_into_a_valid_block() {
 fn custom_jobs_follow_their_own_tips() {
     let d = declared(300);
     let cb = CoinbaseSplit::from_declared(&d.prefix, &d.suffix).unwrap();
-    let template = custom_job_template(1 << 63, 0x2000_0000, &cb.split, &d.path).unwrap();
+    let template = custom_job_template(1 << 63, VERSION, &cb.split, &d.path).unwrap();
     let mut ch = channel(vec![1; 4], 12);
     let tip_a = ChainTip {
         prev_hash: [1; 32],
         min_ntime: MIN_NTIME,
-        nbits: 0x1a01_0000,
+        nbits: HARD_NBITS,
     };
     let first = ch.add_custom_job(&template, tip_a).unwrap();
     let second = ch.add_custom_job(&template, tip_a).unwrap();

@@ -2,18 +2,21 @@
 //! difficulty, malformed), blocks, groups. Shares are mined in the test against easy targets, and
 //! every hash is recomputed independently with the bitcoin crate.
 
+mod support;
+
 use bitcoin::consensus::encode::{deserialize, serialize};
 use bitcoin::hashes::Hash;
-use bitcoin::{
-    absolute::LockTime, transaction::Version, Amount, Block, OutPoint, ScriptBuf, Sequence,
-    Transaction, TxIn, TxOut, Txid, Witness,
-};
+use bitcoin::{Block, Transaction};
 use std::sync::Arc;
+use support::{
+    extended_share, op_true_coinbase, sample_tx, standard_share, witness_commitment, HARD_NBITS,
+    MIN_NTIME, NOW_MS, REGTEST_NBITS, VERSION,
+};
 use sv2_mining::channel::{
     ChainTip, ChannelConfig, ChannelError, ExtendedChannel, GroupChannel, JobTemplate, ShareError,
-    ShareOutcome, StandardChannel, SubmitExtended, SubmitStandard,
+    ShareOutcome, StandardChannel,
 };
-use sv2_mining::coinbase::{CoinbaseBuilder, CoinbaseParts, Payout, WITNESS_COMMITMENT_HEADER};
+use sv2_mining::coinbase::CoinbaseParts;
 use sv2_mining::extranonce::ExtranonceAllocator;
 use sv2_mining::header::BlockHeader;
 use sv2_mining::merkle::{merkle_path_for_coinbase, merkle_root, merkle_root_from_path};
@@ -22,33 +25,6 @@ use sv2_mining::target::Target;
 use sv2_mining::vardiff::VardiffConfig;
 
 const FULL_EXTRANONCE: usize = 16;
-const VERSION: u32 = 0x2000_0000;
-/// A network target no test share reaches by chance (~2^-200).
-const HARD_NBITS: u32 = 0x1a01_0000;
-/// Regtest: every other hash is a block.
-const REGTEST_NBITS: u32 = 0x207f_ffff;
-const NOW_MS: u64 = 1_700_000_000_000;
-const MIN_NTIME: u32 = 1_700_000_000;
-
-fn tx(seed: u8) -> Transaction {
-    Transaction {
-        version: Version::TWO,
-        lock_time: LockTime::ZERO,
-        input: vec![TxIn {
-            previous_output: OutPoint {
-                txid: Txid::from_byte_array([seed; 32]),
-                vout: 0,
-            },
-            script_sig: ScriptBuf::new(),
-            sequence: Sequence::MAX,
-            witness: Witness::from_slice(&[vec![seed; 72], vec![3; 33]]),
-        }],
-        output: vec![TxOut {
-            value: Amount::from_sat(10_000 + u64::from(seed)),
-            script_pubkey: ScriptBuf::from_bytes(vec![0x51]),
-        }],
-    }
-}
 
 /// A template with three transactions and a correct witness commitment.
 struct Fixture {
@@ -59,17 +35,10 @@ struct Fixture {
 
 impl Fixture {
     fn new(height: u32) -> Fixture {
-        let txs: Vec<Transaction> = (1..=3).map(tx).collect();
-        let mut wtxids = vec![[0u8; 32]];
-        wtxids.extend(txs.iter().map(|t| t.compute_wtxid().to_byte_array()));
-        let mut preimage = merkle_root(&wtxids).to_vec();
-        preimage.extend_from_slice(&[0u8; 32]);
-        let mut commitment = WITNESS_COMMITMENT_HEADER.to_vec();
-        commitment.extend_from_slice(&sha256d(&preimage));
-        let coinbase = CoinbaseBuilder::new(height, 312_500_000, FULL_EXTRANONCE)
+        let txs: Vec<Transaction> = (1..=3).map(|seed| sample_tx(seed, true)).collect();
+        let coinbase = op_true_coinbase(height, FULL_EXTRANONCE)
             .pool_tag(b"/test-pool/".to_vec())
-            .payout(ScriptBuf::from_bytes(vec![0x51]), Payout::Remainder(1))
-            .witness_commitment(ScriptBuf::from_bytes(commitment))
+            .witness_commitment(witness_commitment(&txs))
             .build()
             .unwrap();
         let txids: Vec<[u8; 32]> = txs
@@ -84,13 +53,12 @@ impl Fixture {
     }
 
     fn template(&self, template_id: u64, future: bool) -> JobTemplate {
-        JobTemplate {
+        support::template(
             template_id,
             future,
-            version: VERSION,
-            coinbase: self.coinbase.clone(),
-            merkle_path: self.path.clone(),
-        }
+            self.coinbase.clone(),
+            self.path.clone(),
+        )
     }
 
     /// Merkle root for a full extranonce, computed with the bitcoin crate.
@@ -217,15 +185,8 @@ fn extended_channel_full_flow() {
     assert!(job.version_rolling_allowed);
     assert_eq!(job.coinbase.prefix, fx.coinbase.prefix);
     let miner_en = [0xabu8; 11];
-    let submit = |job_id: u32, nonce: u32| SubmitExtended {
-        channel_id: 7,
-        sequence_number: nonce,
-        job_id,
-        nonce,
-        ntime: MIN_NTIME + 5,
-        version: VERSION,
-        extranonce: &miner_en,
-    };
+    let submit =
+        |job_id: u32, nonce: u32| extended_share(7, job_id, nonce, MIN_NTIME + 5, &miner_en);
     // Shares on a job that is not active yet are refused.
     assert_eq!(
         ch.validate_share(&submit(job.job_id, 0), NOW_MS).error(),
@@ -362,15 +323,7 @@ fn extended_block_found_assembles_a_valid_block() {
         pow_hash(t.prev_hash, root, VERSION, MIN_NTIME, REGTEST_NBITS, n)
     });
     let out = ch.validate_share(
-        &SubmitExtended {
-            channel_id: 7,
-            sequence_number: 1,
-            job_id: job.job_id,
-            nonce,
-            ntime: MIN_NTIME,
-            version: VERSION,
-            extranonce: &miner_en,
-        },
+        &extended_share(7, job.job_id, nonce, MIN_NTIME, &miner_en),
         NOW_MS,
     );
     let ShareOutcome::BlockFound(found) = out else {
@@ -417,14 +370,7 @@ fn standard_channel_flow_and_block() {
         job.job_id
     );
 
-    let submit = |job_id: u32, nonce: u32| SubmitStandard {
-        channel_id: 3,
-        sequence_number: 0,
-        job_id,
-        nonce,
-        ntime: MIN_NTIME,
-        version: VERSION,
-    };
+    let submit = |job_id: u32, nonce: u32| standard_share(3, job_id, nonce, MIN_NTIME);
     let target = ch.target();
     let hash = |n: u32| {
         pow_hash(
@@ -560,14 +506,8 @@ fn group_fans_out_jobs_and_validates_members() {
                 n,
             )
         });
-        let share = SubmitStandard {
-            channel_id: std_job.channel_id,
-            sequence_number: i as u32,
-            job_id: std_job.job_id,
-            nonce: n,
-            ntime: MIN_NTIME,
-            version: VERSION,
-        };
+        let mut share = standard_share(std_job.channel_id, std_job.job_id, n, MIN_NTIME);
+        share.sequence_number = i as u32;
         assert!(group.validate_share(&share, NOW_MS).accepted().is_some());
         let mut stranger = share;
         stranger.channel_id = 55;
@@ -615,15 +555,7 @@ fn target_changes_apply_to_new_jobs() {
         .map(|n| (n, hash(n)))
         .find(|(_, h)| easy.is_met_by(h) && !hard.is_met_by(h))
         .unwrap();
-    let submit = |job_id: u32| SubmitExtended {
-        channel_id: 7,
-        sequence_number: 0,
-        job_id,
-        nonce: n,
-        ntime: MIN_NTIME,
-        version: VERSION,
-        extranonce: &miner_en,
-    };
+    let submit = |job_id: u32| extended_share(7, job_id, n, MIN_NTIME, &miner_en);
     let acc = ch.validate_share(&submit(old.job_id), NOW_MS);
     assert_eq!(acc.accepted().unwrap().difficulty, easy.difficulty());
     assert_eq!(
@@ -668,15 +600,7 @@ fn vardiff_raises_difficulty_under_share_flood() {
     let miner_en = [9u8; 11];
     let mut accepted = 0;
     for nonce in 0..64 {
-        let s = SubmitExtended {
-            channel_id: 1,
-            sequence_number: nonce,
-            job_id: job.job_id,
-            nonce,
-            ntime: MIN_NTIME,
-            version: VERSION,
-            extranonce: &miner_en,
-        };
+        let s = extended_share(1, job.job_id, nonce, MIN_NTIME, &miner_en);
         if ch
             .validate_share(&s, NOW_MS + u64::from(nonce) * 10)
             .accepted()
@@ -748,18 +672,7 @@ fn extranonce_prefix_change_applies_to_new_jobs() {
         let (n, h) = find_nonce(target, true, 0, |n| {
             pow_hash(t.prev_hash, root, VERSION, MIN_NTIME, HARD_NBITS, n)
         });
-        let out = ch.validate_share(
-            &SubmitExtended {
-                channel_id: 7,
-                sequence_number: 0,
-                job_id,
-                nonce: n,
-                ntime: MIN_NTIME,
-                version: VERSION,
-                extranonce: &miner_en,
-            },
-            NOW_MS,
-        );
+        let out = ch.validate_share(&extended_share(7, job_id, n, MIN_NTIME, &miner_en), NOW_MS);
         assert_eq!(out.accepted().map(|a| a.hash), Some(h), "job {job_id}");
     }
 }

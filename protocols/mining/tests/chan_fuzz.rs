@@ -1,29 +1,19 @@
 //! Untrusted share submissions and job/prev-hash sequences never panic and keep invariants.
 
+mod support;
+
 use proptest::prelude::*;
 use std::sync::Arc;
+use support::{op_true_coinbase, MIN_NTIME as BASE_NTIME, NOW_MS};
 use sv2_mining::channel::{
     ChainTip, ChannelConfig, ExtendedChannel, GroupChannel, JobTemplate, ShareOutcome,
     StandardChannel, SubmitExtended, SubmitStandard,
 };
-use sv2_mining::coinbase::{CoinbaseBuilder, Payout};
 use sv2_mining::target::Target;
 
 fn template(id: u64, future: bool) -> JobTemplate {
-    let coinbase = CoinbaseBuilder::new(840_000 + id as u32, 312_500_000, 8)
-        .payout(
-            bitcoin::ScriptBuf::from_bytes(vec![0x51]),
-            Payout::Remainder(1),
-        )
-        .build()
-        .unwrap();
-    JobTemplate {
-        template_id: id,
-        future,
-        version: 0x2000_0000,
-        coinbase: Arc::new(coinbase),
-        merkle_path: vec![[id as u8; 32]].into(),
-    }
+    let coinbase = op_true_coinbase(840_000 + id as u32, 8).build().unwrap();
+    support::template(id, future, Arc::new(coinbase), vec![[id as u8; 32]].into())
 }
 
 fn cfg() -> ChannelConfig {
@@ -86,9 +76,6 @@ fn op() -> impl Strategy<Value = Op> {
             ),
     ]
 }
-
-const NOW_MS: u64 = 1_700_000_000_000;
-const BASE_NTIME: u32 = 1_700_000_000;
 
 proptest! {
     #[test]
