@@ -1,8 +1,7 @@
 //! `sv2-jd-client` configuration (TOML), validated at start with errors naming the key and
 //! the fix. See `deploy/jd-client.example.toml` for every key.
 
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use role_kit::config::{self as check, TomlFile};
 use role_kit::node::RpcKeys;
@@ -42,76 +41,54 @@ pub struct JdcConfig {
     pub metrics: MetricsConfig,
 }
 
-/// `[downstream]`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DownstreamConfig {
-    /// SV2 listening address for miners (and translators), e.g. `0.0.0.0:34255`.
-    pub listen: SocketAddr,
-    /// Authority public key miners pin (`sv2-keys authority`).
-    pub authority_public_key: String,
-    /// Authority secret key.
-    pub authority_secret_key: String,
-    /// Validity of the certificate presented to each miner, seconds.
-    #[serde(default = "default_cert_validity")]
-    pub cert_validity_secs: u64,
-    /// Text put in every coinbase scriptSig.
-    #[serde(default = "default_pool_tag")]
-    pub pool_tag: String,
-    /// Extranonce bytes that belong to downstream channels (prefix this client assigns plus
-    /// what extended channels roll). Each pool must leave at least this many rollable bytes.
-    #[serde(default = "default_extranonce_size")]
-    pub extranonce_size: u8,
-    /// Bytes extended downstream channels roll (translators subdivide them).
-    #[serde(default = "default_client_extranonce")]
-    pub client_extranonce_size: u8,
-    /// Vardiff aim: seconds between shares per downstream channel.
-    #[serde(default = "default_share_interval")]
-    pub share_interval_secs: f64,
-    /// Starting difficulty when a miner gives no usable nominal hashrate.
-    #[serde(default = "default_initial_diff")]
-    pub initial_difficulty: f64,
-    /// Lowest difficulty vardiff may set.
-    #[serde(default = "default_min_diff")]
-    pub min_difficulty: f64,
-    /// Highest difficulty vardiff may set.
-    #[serde(default = "default_max_diff")]
-    pub max_difficulty: f64,
-    /// BIP320 bits miners may roll, hex.
-    #[serde(default = "default_version_mask")]
-    pub version_rolling_mask: String,
-    /// Acknowledge every this many accepted shares...
-    #[serde(default = "default_batch_shares")]
-    pub share_ack_batch: u32,
-    /// ...or after this many milliseconds.
-    #[serde(default = "default_batch_ms")]
-    pub share_ack_interval_ms: u64,
+role_kit::listener_section! {
+    /// `[downstream]`: the SV2 listener for miners and translators (e.g. `0.0.0.0:34255`)
+    /// and the authority keys they pin, then the settings of their jobs.
+    pub struct DownstreamConfig {
+        /// Text put in every coinbase scriptSig.
+        #[serde(default = "default_pool_tag")]
+        pub pool_tag: String,
+        /// Extranonce bytes that belong to downstream channels (prefix this client assigns plus
+        /// what extended channels roll). Each pool must leave at least this many rollable bytes.
+        #[serde(default = "default_extranonce_size")]
+        pub extranonce_size: u8,
+        /// Bytes extended downstream channels roll (translators subdivide them).
+        #[serde(default = "default_client_extranonce")]
+        pub client_extranonce_size: u8,
+        /// Vardiff aim: seconds between shares per downstream channel.
+        #[serde(default = "role_kit::defaults::share_interval_secs")]
+        pub share_interval_secs: f64,
+        /// Starting difficulty when a miner gives no usable nominal hashrate.
+        #[serde(default = "role_kit::defaults::initial_difficulty")]
+        pub initial_difficulty: f64,
+        /// Lowest difficulty vardiff may set.
+        #[serde(default = "role_kit::defaults::min_difficulty")]
+        pub min_difficulty: f64,
+        /// Highest difficulty vardiff may set.
+        #[serde(default = "role_kit::defaults::max_difficulty")]
+        pub max_difficulty: f64,
+        /// BIP320 bits miners may roll, hex.
+        #[serde(default = "role_kit::defaults::version_rolling_mask")]
+        pub version_rolling_mask: String,
+        /// Acknowledge every this many accepted shares...
+        #[serde(default = "role_kit::defaults::share_ack_batch")]
+        pub share_ack_batch: u32,
+        /// ...or after this many milliseconds.
+        #[serde(default = "role_kit::defaults::share_ack_interval_ms")]
+        pub share_ack_interval_ms: u64,
+    }
 }
 
-/// `[bitcoind]`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BitcoindConfig {
-    /// RPC URL, e.g. `http://127.0.0.1:8332`.
-    pub url: String,
-    /// RPC user (with `password`), or set `cookie_file`.
-    #[serde(default)]
-    pub user: Option<String>,
-    /// RPC password.
-    #[serde(default)]
-    pub password: Option<String>,
-    /// Path to the node's `.cookie` file.
-    #[serde(default)]
-    pub cookie_file: Option<PathBuf>,
-    /// Best-block poll interval next to long polling, milliseconds.
-    #[serde(default = "default_poll_ms")]
-    pub poll_interval_ms: u64,
-    /// Minimum time between two templates on the same tip (fee refreshes), seconds.
-    #[serde(default = "default_fee_refresh")]
-    pub min_fee_refresh_secs: u64,
-    /// Timeout of ordinary RPC calls, seconds.
-    #[serde(default = "default_rpc_timeout")]
-    pub rpc_timeout_secs: u64,
+role_kit::bitcoind_section! {
+    /// `[bitcoind]`: the connection keys, the poll interval and the fee refresh.
+    pub struct BitcoindConfig {
+        /// Best-block poll interval next to long polling, milliseconds.
+        #[serde(default = "role_kit::defaults::jd_poll_interval_ms")]
+        pub poll_interval_ms: u64,
+        /// Minimum time between two templates on the same tip (fee refreshes), seconds.
+        #[serde(default = "role_kit::defaults::min_fee_refresh_secs")]
+        pub min_fee_refresh_secs: u64,
+    }
 }
 
 /// One `[[upstream]]`: a pool and its job declarator server.
@@ -138,37 +115,25 @@ pub struct SoloConfig {
     pub address: String,
 }
 
-/// `[fallback]`.
+/// `[fallback]` (every key has a default, see `Default`).
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct FallbackConfig {
     /// TCP connect plus handshake timeout per server, seconds.
-    #[serde(default = "default_connect_timeout")]
     pub connect_timeout_secs: u64,
     /// Time a server has to answer a request (token, declaration, channel, custom job), seconds.
-    #[serde(default = "default_response_timeout")]
     pub response_timeout_secs: u64,
     /// Share rejections by the pool in a row (other than stale or duplicate shares) that make
     /// the client leave it.
-    #[serde(default = "default_rejections")]
     pub max_share_rejections: u32,
     /// While mining solo (every upstream failed), try the upstreams again after this long, seconds.
-    #[serde(default = "default_retry")]
     pub retry_secs: u64,
 }
 
-/// `[metrics]`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MetricsConfig {
-    /// HTTP address of `/metrics`; empty disables it.
-    #[serde(default = "default_metrics_listen")]
-    pub listen: String,
-}
+/// `[metrics]`: `listen`, the HTTP address of `/metrics`, by default `127.0.0.1:9186`; empty
+/// disables it.
+pub type MetricsConfig = check::MetricsSection<9186>;
 
-fn default_cert_validity() -> u64 {
-    3600
-}
 fn default_pool_tag() -> String {
     "/sv2-jdc/".into()
 }
@@ -178,67 +143,14 @@ fn default_extranonce_size() -> u8 {
 fn default_client_extranonce() -> u8 {
     6
 }
-fn default_share_interval() -> f64 {
-    5.0
-}
-fn default_initial_diff() -> f64 {
-    1024.0
-}
-fn default_min_diff() -> f64 {
-    0.001
-}
-fn default_max_diff() -> f64 {
-    1e15
-}
-fn default_version_mask() -> String {
-    "1fffe000".into()
-}
-fn default_batch_shares() -> u32 {
-    16
-}
-fn default_batch_ms() -> u64 {
-    100
-}
-fn default_poll_ms() -> u64 {
-    500
-}
-fn default_fee_refresh() -> u64 {
-    30
-}
-fn default_rpc_timeout() -> u64 {
-    10
-}
-fn default_connect_timeout() -> u64 {
-    5
-}
-fn default_response_timeout() -> u64 {
-    10
-}
-fn default_rejections() -> u32 {
-    10
-}
-fn default_retry() -> u64 {
-    60
-}
-fn default_metrics_listen() -> String {
-    "127.0.0.1:9186".into()
-}
 
 impl Default for FallbackConfig {
     fn default() -> Self {
         FallbackConfig {
-            connect_timeout_secs: default_connect_timeout(),
-            response_timeout_secs: default_response_timeout(),
-            max_share_rejections: default_rejections(),
-            retry_secs: default_retry(),
-        }
-    }
-}
-
-impl Default for MetricsConfig {
-    fn default() -> Self {
-        MetricsConfig {
-            listen: default_metrics_listen(),
+            connect_timeout_secs: 5,
+            response_timeout_secs: 10,
+            max_share_rejections: 10,
+            retry_secs: 60,
         }
     }
 }
@@ -261,7 +173,7 @@ impl JdcConfig {
 
     /// The node's connection keys.
     pub fn rpc_keys(&self) -> RpcKeys<'_> {
-        role_kit::rpc_keys!(self.bitcoind)
+        self.bitcoind.rpc_keys()
     }
 
     /// Connection settings of the node.
@@ -368,7 +280,7 @@ impl JdcConfig {
                 "remove the key to use the default",
             ));
         }
-        check::metrics_listen(&self.metrics.listen, "127.0.0.1:9186")?;
+        self.metrics.check()?;
         Ok(())
     }
 }

@@ -1,10 +1,10 @@
 //! `sv2-jd-server` configuration (TOML), validated at start with errors naming the key and
 //! the fix. See `deploy/jd-server.example.toml` for every key.
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use role_kit::config::{self as check, TomlFile};
+use role_kit::defaults;
 use role_kit::node::RpcKeys;
 use serde::Deserialize;
 use sv2_mining::channel::jd_token::TokenKey;
@@ -42,42 +42,19 @@ pub struct JdsConfig {
     pub metrics: MetricsConfig,
 }
 
-/// `[server]`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ServerConfig {
-    /// Job Declaration listening address, e.g. `0.0.0.0:34264`.
-    pub listen: SocketAddr,
-    /// Authority public key (base58check, `sv2-keys authority`); job declarator clients pin it.
-    pub authority_public_key: String,
-    /// Authority secret key.
-    pub authority_secret_key: String,
-    /// Validity of the certificate presented to each client, seconds.
-    #[serde(default = "default_cert_validity")]
-    pub cert_validity_secs: u64,
+role_kit::listener_section! {
+    /// `[server]`: the Job Declaration listener (e.g. `0.0.0.0:34264`) and the authority keys
+    /// job declarator clients pin.
+    pub struct ServerConfig {}
 }
 
-/// `[bitcoind]`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BitcoindConfig {
-    /// RPC URL, e.g. `http://127.0.0.1:8332`.
-    pub url: String,
-    /// RPC user (with `password`), or set `cookie_file`.
-    #[serde(default)]
-    pub user: Option<String>,
-    /// RPC password.
-    #[serde(default)]
-    pub password: Option<String>,
-    /// Path to the node's `.cookie` file.
-    #[serde(default)]
-    pub cookie_file: Option<PathBuf>,
-    /// Best-block poll interval next to long polling, milliseconds.
-    #[serde(default = "default_poll_ms")]
-    pub poll_interval_ms: u64,
-    /// Timeout of ordinary RPC calls, seconds.
-    #[serde(default = "default_rpc_timeout")]
-    pub rpc_timeout_secs: u64,
+role_kit::bitcoind_section! {
+    /// `[bitcoind]`: the connection keys and the poll interval.
+    pub struct BitcoindConfig {
+        /// Best-block poll interval next to long polling, milliseconds.
+        #[serde(default = "role_kit::defaults::jd_poll_interval_ms")]
+        pub poll_interval_ms: u64,
+    }
 }
 
 /// `[tokens]`.
@@ -109,72 +86,47 @@ pub struct CoinbasePolicyConfig {
     pub min_pool_share: f64,
 }
 
-/// `[validation]`.
+/// `[validation]` (every key has a default, see `Default`).
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct ValidationConfig {
     /// Ask the node to check each declared block (`getblocktemplate` proposal mode) before
     /// accepting it: catches invalid or conflicting transactions and overpaying coinbases.
-    #[serde(default = "yes")]
     pub check_block_proposal: bool,
     /// Submit transactions a client provided (`ProvideMissingTransactions.Success`) to the
     /// node's mempool.
-    #[serde(default = "yes")]
     pub relay_provided_txs: bool,
     /// Seconds a client has to provide missing transactions.
-    #[serde(default = "default_missing_timeout")]
     pub missing_txs_timeout_secs: u64,
     /// Minimum interval between two mempool refreshes from the node, milliseconds.
-    #[serde(default = "default_mempool_refresh_ms")]
     pub mempool_refresh_interval_ms: u64,
     /// How long a declaration one block ahead of the node waits for the node to catch up
     /// before it is refused as `stale-chain-tip`, milliseconds.
-    #[serde(default = "default_tip_grace_ms")]
     pub tip_grace_ms: u64,
 }
 
-/// `[limits]`.
+/// `[limits]` (every key has a default, see `Default`).
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct LimitsConfig {
     /// Seconds a client has to complete the Noise handshake.
-    #[serde(default = "default_handshake_timeout")]
     pub handshake_timeout_secs: u64,
     /// Seconds a client has to send SetupConnection.
-    #[serde(default = "default_setup_timeout")]
     pub setup_timeout_secs: u64,
     /// Simultaneous connections.
-    #[serde(default = "default_max_connections")]
     pub max_connections: u32,
     /// Tokens one connection may allocate per minute.
-    #[serde(default = "default_tokens_per_minute")]
     pub max_tokens_per_minute: u32,
     /// Declarations one connection may have waiting for missing transactions.
-    #[serde(default = "default_pending")]
     pub max_pending_declarations: usize,
     /// Largest frame payload accepted, bytes (declarations and provided transactions are big).
-    #[serde(default = "default_max_frame")]
     pub max_frame_bytes: usize,
 }
 
-/// `[metrics]`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MetricsConfig {
-    /// HTTP address of `/metrics`; empty disables it.
-    #[serde(default = "default_metrics_listen")]
-    pub listen: String,
-}
+/// `[metrics]`: `listen`, the HTTP address of `/metrics`, by default `127.0.0.1:9185`; empty
+/// disables it.
+pub type MetricsConfig = check::MetricsSection<9185>;
 
-fn default_cert_validity() -> u64 {
-    3600
-}
-fn default_poll_ms() -> u64 {
-    500
-}
-fn default_rpc_timeout() -> u64 {
-    10
-}
 fn default_allocation_lifetime() -> u64 {
     600
 }
@@ -184,48 +136,15 @@ fn default_declared_lifetime() -> u64 {
 fn default_min_share() -> f64 {
     1.0
 }
-fn yes() -> bool {
-    true
-}
-fn default_missing_timeout() -> u64 {
-    10
-}
-fn default_mempool_refresh_ms() -> u64 {
-    1000
-}
-fn default_tip_grace_ms() -> u64 {
-    2000
-}
-fn default_handshake_timeout() -> u64 {
-    10
-}
-fn default_setup_timeout() -> u64 {
-    10
-}
-fn default_max_connections() -> u32 {
-    1000
-}
-fn default_tokens_per_minute() -> u32 {
-    120
-}
-fn default_pending() -> usize {
-    4
-}
-fn default_max_frame() -> usize {
-    (1 << 24) - 1
-}
-fn default_metrics_listen() -> String {
-    "127.0.0.1:9185".into()
-}
 
 impl Default for ValidationConfig {
     fn default() -> Self {
         ValidationConfig {
             check_block_proposal: true,
             relay_provided_txs: true,
-            missing_txs_timeout_secs: default_missing_timeout(),
-            mempool_refresh_interval_ms: default_mempool_refresh_ms(),
-            tip_grace_ms: default_tip_grace_ms(),
+            missing_txs_timeout_secs: 10,
+            mempool_refresh_interval_ms: 1000,
+            tip_grace_ms: 2000,
         }
     }
 }
@@ -233,20 +152,12 @@ impl Default for ValidationConfig {
 impl Default for LimitsConfig {
     fn default() -> Self {
         LimitsConfig {
-            handshake_timeout_secs: default_handshake_timeout(),
-            setup_timeout_secs: default_setup_timeout(),
-            max_connections: default_max_connections(),
-            max_tokens_per_minute: default_tokens_per_minute(),
-            max_pending_declarations: default_pending(),
-            max_frame_bytes: default_max_frame(),
-        }
-    }
-}
-
-impl Default for MetricsConfig {
-    fn default() -> Self {
-        MetricsConfig {
-            listen: default_metrics_listen(),
+            handshake_timeout_secs: defaults::handshake_timeout_secs(),
+            setup_timeout_secs: defaults::setup_timeout_secs(),
+            max_connections: 1000,
+            max_tokens_per_minute: 120,
+            max_pending_declarations: 4,
+            max_frame_bytes: (1 << 24) - 1,
         }
     }
 }
@@ -281,7 +192,7 @@ impl JdsConfig {
 
     /// The node's connection keys.
     pub fn rpc_keys(&self) -> RpcKeys<'_> {
-        role_kit::rpc_keys!(self.bitcoind)
+        self.bitcoind.rpc_keys()
     }
 
     /// Connection settings of the node.
@@ -337,7 +248,7 @@ impl JdsConfig {
             ));
         }
         check::max_frame_bytes("limits.max_frame_bytes", l.max_frame_bytes, "use 16777215")?;
-        check::metrics_listen(&self.metrics.listen, "127.0.0.1:9185")?;
+        self.metrics.check()?;
         Ok(())
     }
 }

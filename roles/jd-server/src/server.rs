@@ -7,9 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use role_kit::net::SendError;
 use sv2_codec::common::{error_codes, SetupConnectionError, SetupConnectionSuccess};
-use sv2_codec::{CommonMessage, Frame, Message, Protocol};
+use sv2_codec::{Frame, Message, Protocol};
 use sv2_noise::ServerKeys;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
@@ -17,27 +16,7 @@ use tokio::sync::watch;
 use crate::session::{Context, JdsStats, Session};
 
 /// Why a connection ended.
-#[derive(Debug, thiserror::Error)]
-pub enum ConnError {
-    /// Handshake failed or timed out.
-    #[error("handshake: {0}")]
-    Handshake(String),
-    /// No SetupConnection in time.
-    #[error("no SetupConnection within the setup timeout")]
-    SetupTimeout,
-    /// Setup refused.
-    #[error("setup refused: {0}")]
-    SetupRefused(&'static str),
-    /// Transport error.
-    #[error("transport: {0}")]
-    Transport(String),
-    /// Undecodable frame.
-    #[error("bad frame: {0}")]
-    Codec(String),
-    /// Protocol violation.
-    #[error("closed by server: {0}")]
-    Closed(String),
-}
+pub use role_kit::net::ConnError;
 
 struct Slot(Arc<AtomicU32>);
 
@@ -92,12 +71,7 @@ async fn send<W: tokio::io::AsyncWrite + Unpin>(
     msgs: &mut Vec<Message>,
     buf: &mut BytesMut,
 ) -> Result<(), ConnError> {
-    role_kit::net::send_all(writer, msgs, buf)
-        .await
-        .map_err(|e| match e {
-            SendError::Codec(e) => ConnError::Codec(e),
-            SendError::Transport(e) => ConnError::Transport(e),
-        })
+    Ok(role_kit::net::send_all(writer, msgs, buf).await?)
 }
 
 async fn handle(
@@ -120,23 +94,12 @@ async fn handle(
     reader.set_max_payload_len(limits.max_frame_bytes);
     let mut buf = BytesMut::with_capacity(1024);
 
-    let first = tokio::time::timeout(
+    let setup = role_kit::net::read_setup(
+        &mut reader,
         Duration::from_secs(limits.setup_timeout_secs),
-        reader.recv(),
+        Protocol::JobDeclaration,
     )
-    .await
-    .map_err(|_| ConnError::SetupTimeout)?
-    .map_err(|e| ConnError::Transport(e.to_string()))?
-    .ok_or(ConnError::SetupTimeout)?;
-    let frame = Frame::from_bytes(first).map_err(|e| ConnError::Codec(e.to_string()))?;
-    let setup = match Message::from_frame(Protocol::JobDeclaration, &frame) {
-        Ok(Message::Common(CommonMessage::SetupConnection(s))) => s,
-        _ => {
-            return Err(ConnError::SetupRefused(
-                "first message is not SetupConnection",
-            ))
-        }
-    };
+    .await?;
     let refusal = if setup.protocol != Protocol::JobDeclaration {
         Some(error_codes::UNSUPPORTED_PROTOCOL)
     } else if setup.negotiate_version(2, 2).is_none() {

@@ -1,9 +1,9 @@
 //! Pool configuration (TOML), validated at start with errors that name the key and the fix.
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use role_kit::config::{self as check, TomlFile};
+use role_kit::defaults;
 use role_kit::node::RpcKeys;
 use serde::Deserialize;
 
@@ -74,54 +74,32 @@ pub struct JobDeclarationConfig {
     pub token_secret_file: Option<PathBuf>,
 }
 
-/// `[server]`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ServerConfig {
-    /// SV2 listening address, e.g. `0.0.0.0:34254`.
-    pub listen: SocketAddr,
-    /// Authority public key (base58check, as printed by `sv2-keys authority`).
-    pub authority_public_key: String,
-    /// Authority secret key (base58check); the pool signs its certificate with it.
-    pub authority_secret_key: String,
-    /// Validity of the certificate presented to each client, seconds.
-    #[serde(default = "default_cert_validity")]
-    pub cert_validity_secs: u64,
-    /// Text put in every coinbase scriptSig, e.g. `/MyPool/`.
-    #[serde(default = "default_pool_tag")]
-    pub pool_tag: String,
-    /// Id of this pool node (0..=255) when several nodes share a ledger; folded into extranonce prefixes.
-    #[serde(default)]
-    pub node_id: u8,
+role_kit::listener_section! {
+    /// `[server]`: the listener (e.g. `0.0.0.0:34254`) and its keys, then the pool's identity.
+    pub struct ServerConfig {
+        /// Text put in every coinbase scriptSig, e.g. `/MyPool/`.
+        #[serde(default = "default_pool_tag")]
+        pub pool_tag: String,
+        /// Id of this pool node (0..=255) when several nodes share a ledger; folded into
+        /// extranonce prefixes.
+        #[serde(default)]
+        pub node_id: u8,
+    }
 }
 
-/// `[bitcoind]`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BitcoindConfig {
-    /// RPC URL, e.g. `http://127.0.0.1:8332`.
-    pub url: String,
-    /// RPC user (with `password`), or leave out and set `cookie_file`.
-    #[serde(default)]
-    pub user: Option<String>,
-    /// RPC password.
-    #[serde(default)]
-    pub password: Option<String>,
-    /// Path to the node's `.cookie` file.
-    #[serde(default)]
-    pub cookie_file: Option<PathBuf>,
-    /// Further nodes that also receive every found block (URL with user:password or cookie).
-    #[serde(default)]
-    pub submit_also: Vec<SecondaryNode>,
-    /// Fallback poll interval when long polling is unavailable, milliseconds.
-    #[serde(default = "default_poll_ms")]
-    pub poll_interval_ms: u64,
-    /// Minimum time between two jobs on the same tip (fee refreshes), seconds.
-    #[serde(default = "default_fee_refresh")]
-    pub min_fee_refresh_secs: u64,
-    /// Timeout of ordinary RPC calls, seconds.
-    #[serde(default = "default_rpc_timeout")]
-    pub rpc_timeout_secs: u64,
+role_kit::bitcoind_section! {
+    /// `[bitcoind]`: the connection keys, then the pool's own.
+    pub struct BitcoindConfig {
+        /// Further nodes that also receive every found block (URL with user:password or cookie).
+        #[serde(default)]
+        pub submit_also: Vec<SecondaryNode>,
+        /// Fallback poll interval when long polling is unavailable, milliseconds.
+        #[serde(default = "default_poll_ms")]
+        pub poll_interval_ms: u64,
+        /// Minimum time between two jobs on the same tip (fee refreshes), seconds.
+        #[serde(default = "role_kit::defaults::min_fee_refresh_secs")]
+        pub min_fee_refresh_secs: u64,
+    }
 }
 
 /// One entry of `[[bitcoind.submit_also]]`.
@@ -155,175 +133,89 @@ pub struct PayoutConfig {
     pub account: Option<String>,
 }
 
-/// `[mining]`.
+/// `[mining]` (every key has a default, see `Default`).
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct MiningConfig {
     /// Vardiff aim: seconds between shares per channel.
-    #[serde(default = "default_share_interval")]
     pub share_interval_secs: f64,
     /// Difficulty a new channel starts at when the client's nominal hashrate is unknown.
-    #[serde(default = "default_initial_diff")]
     pub initial_difficulty: f64,
     /// Lowest difficulty vardiff may set.
-    #[serde(default = "default_min_diff")]
     pub min_difficulty: f64,
     /// Highest difficulty vardiff may set.
-    #[serde(default = "default_max_diff")]
     pub max_difficulty: f64,
     /// BIP320 bits miners may roll, hex (default `1fffe000`).
-    #[serde(default = "default_version_mask")]
     pub version_rolling_mask: String,
     /// Total extranonce bytes in the coinbase (prefix we assign + bytes the client rolls).
-    #[serde(default = "default_extranonce_size")]
     pub extranonce_size: u8,
     /// Extranonce bytes left to extended-channel clients (translators subdivide them).
-    #[serde(default = "default_client_extranonce")]
     pub client_extranonce_size: u8,
     /// Send one SubmitShares.Success per this many accepted shares on a channel...
-    #[serde(default = "default_batch_shares")]
     pub share_ack_batch: u32,
     /// ...or after this many milliseconds, whichever comes first.
-    #[serde(default = "default_batch_ms")]
     pub share_ack_interval_ms: u64,
 }
 
-/// `[limits]`.
+/// `[limits]` (every key has a default, see `Default`).
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct LimitsConfig {
     /// Seconds a client has to complete the Noise handshake.
-    #[serde(default = "default_handshake_timeout")]
     pub handshake_timeout_secs: u64,
     /// Seconds a client has to send SetupConnection after the handshake.
-    #[serde(default = "default_setup_timeout")]
     pub setup_timeout_secs: u64,
     /// Channels one connection may open.
-    #[serde(default = "default_max_channels")]
     pub max_channels_per_connection: u32,
     /// Simultaneous connections from one IP address.
-    #[serde(default = "default_max_per_ip")]
     pub max_connections_per_ip: u32,
     /// Total simultaneous connections.
-    #[serde(default = "default_max_connections")]
     pub max_connections: u32,
     /// Invalid shares per minute on one connection before it is closed.
-    #[serde(default = "default_invalid_per_min")]
     pub max_invalid_shares_per_minute: u32,
     /// Largest SV2 frame payload accepted, bytes.
-    #[serde(default = "default_max_frame")]
     pub max_frame_bytes: usize,
 }
 
-/// `[metrics]`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MetricsConfig {
-    /// HTTP address of `/metrics` (and the dashboard); empty string disables it.
-    #[serde(default = "default_metrics_listen")]
-    pub listen: String,
-}
+/// `[metrics]`: `listen`, the HTTP address of `/metrics` (and the dashboard), by default
+/// `127.0.0.1:9184`; an empty string disables it.
+pub type MetricsConfig = check::MetricsSection<9184>;
 
-/// `[accounting]`.
+/// `[accounting]` (every key has a default, see `Default`).
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct AccountingConfig {
     /// Seconds between flushes of aggregated work to the work sink.
-    #[serde(default = "default_flush_secs")]
     pub flush_interval_secs: u64,
     /// Directory of the work journal (accepted work is appended there before it is
     /// acknowledged, so a crash loses none of it). Default with a SQLite ledger: the database
     /// file's path + `.work-journal`; with PostgreSQL set one per pool node (no journal
     /// otherwise: work of the last flush interval is lost in a crash).
-    #[serde(default)]
     pub journal_dir: Option<std::path::PathBuf>,
 }
 
-fn default_cert_validity() -> u64 {
-    3600
-}
 fn default_pool_tag() -> String {
     "/sv2-pool/".into()
 }
 fn default_poll_ms() -> u64 {
     1000
 }
-fn default_fee_refresh() -> u64 {
-    30
-}
-fn default_rpc_timeout() -> u64 {
-    10
-}
 fn one() -> u32 {
     1
-}
-fn default_share_interval() -> f64 {
-    5.0
-}
-fn default_initial_diff() -> f64 {
-    1024.0
-}
-fn default_min_diff() -> f64 {
-    0.001
-}
-fn default_max_diff() -> f64 {
-    1e15
-}
-fn default_version_mask() -> String {
-    "1fffe000".into()
-}
-fn default_extranonce_size() -> u8 {
-    16
-}
-fn default_client_extranonce() -> u8 {
-    8
-}
-fn default_batch_shares() -> u32 {
-    16
-}
-fn default_batch_ms() -> u64 {
-    100
-}
-fn default_handshake_timeout() -> u64 {
-    10
-}
-fn default_setup_timeout() -> u64 {
-    10
-}
-fn default_max_channels() -> u32 {
-    1024
-}
-fn default_max_per_ip() -> u32 {
-    100_000
-}
-fn default_max_connections() -> u32 {
-    200_000
-}
-fn default_invalid_per_min() -> u32 {
-    600
-}
-fn default_max_frame() -> usize {
-    1 << 20
-}
-fn default_metrics_listen() -> String {
-    "127.0.0.1:9184".into()
-}
-fn default_flush_secs() -> u64 {
-    5
 }
 
 impl Default for MiningConfig {
     fn default() -> Self {
         MiningConfig {
-            share_interval_secs: default_share_interval(),
-            initial_difficulty: default_initial_diff(),
-            min_difficulty: default_min_diff(),
-            max_difficulty: default_max_diff(),
-            version_rolling_mask: default_version_mask(),
-            extranonce_size: default_extranonce_size(),
-            client_extranonce_size: default_client_extranonce(),
-            share_ack_batch: default_batch_shares(),
-            share_ack_interval_ms: default_batch_ms(),
+            share_interval_secs: defaults::share_interval_secs(),
+            initial_difficulty: defaults::initial_difficulty(),
+            min_difficulty: defaults::min_difficulty(),
+            max_difficulty: defaults::max_difficulty(),
+            version_rolling_mask: defaults::version_rolling_mask(),
+            extranonce_size: 16,
+            client_extranonce_size: 8,
+            share_ack_batch: defaults::share_ack_batch(),
+            share_ack_interval_ms: defaults::share_ack_interval_ms(),
         }
     }
 }
@@ -331,21 +223,13 @@ impl Default for MiningConfig {
 impl Default for LimitsConfig {
     fn default() -> Self {
         LimitsConfig {
-            handshake_timeout_secs: default_handshake_timeout(),
-            setup_timeout_secs: default_setup_timeout(),
-            max_channels_per_connection: default_max_channels(),
-            max_connections_per_ip: default_max_per_ip(),
-            max_connections: default_max_connections(),
-            max_invalid_shares_per_minute: default_invalid_per_min(),
-            max_frame_bytes: default_max_frame(),
-        }
-    }
-}
-
-impl Default for MetricsConfig {
-    fn default() -> Self {
-        MetricsConfig {
-            listen: default_metrics_listen(),
+            handshake_timeout_secs: defaults::handshake_timeout_secs(),
+            setup_timeout_secs: defaults::setup_timeout_secs(),
+            max_channels_per_connection: 1024,
+            max_connections_per_ip: 100_000,
+            max_connections: 200_000,
+            max_invalid_shares_per_minute: 600,
+            max_frame_bytes: 1 << 20,
         }
     }
 }
@@ -353,7 +237,7 @@ impl Default for MetricsConfig {
 impl Default for AccountingConfig {
     fn default() -> Self {
         AccountingConfig {
-            flush_interval_secs: default_flush_secs(),
+            flush_interval_secs: 5,
             journal_dir: None,
         }
     }
@@ -394,7 +278,7 @@ impl PoolConfig {
 
     /// Connection keys of the primary node.
     pub fn rpc_keys(&self) -> RpcKeys<'_> {
-        role_kit::rpc_keys!(self.bitcoind)
+        self.bitcoind.rpc_keys()
     }
 
     /// Connection keys of the secondary submit-only nodes (with the primary's RPC timeout).
@@ -530,7 +414,7 @@ impl PoolConfig {
             "use a positive value",
         )?;
         check::max_frame_bytes("limits.max_frame_bytes", l.max_frame_bytes, "use 1048576")?;
-        check::metrics_listen(&self.metrics.listen, "127.0.0.1:9184")?;
+        self.metrics.check()?;
         if self.accounting.flush_interval_secs == 0 {
             return Err(ConfigError::new(
                 "accounting.flush_interval_secs",

@@ -10,7 +10,7 @@ use bytes::BytesMut;
 use dashmap::DashMap;
 use role_kit::net::send_all;
 use sv2_codec::common::{error_codes, mining_flags, SetupConnectionError, SetupConnectionSuccess};
-use sv2_codec::{CommonMessage, Frame, Message, Protocol};
+use sv2_codec::{Frame, Message, Protocol};
 use sv2_noise::ServerKeys;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
@@ -20,6 +20,9 @@ use crate::block::BlockSolution;
 use crate::config::PoolConfig;
 use crate::jobs::PoolJob;
 use crate::session::{MiningSession, SessionSettings};
+
+/// Why a connection ended.
+pub use role_kit::net::ConnError;
 
 /// Everything connection tasks share.
 pub struct Shared {
@@ -103,38 +106,6 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     }
 }
 
-/// Why a connection ended.
-#[derive(Debug, thiserror::Error)]
-pub enum ConnError {
-    /// Handshake failed or timed out.
-    #[error("handshake: {0}")]
-    Handshake(String),
-    /// No SetupConnection in time.
-    #[error("no SetupConnection within the setup timeout")]
-    SetupTimeout,
-    /// The client asked for something we do not serve.
-    #[error("setup refused: {0}")]
-    SetupRefused(&'static str),
-    /// Transport error.
-    #[error("transport: {0}")]
-    Transport(String),
-    /// Undecodable frame.
-    #[error("bad frame: {0}")]
-    Codec(String),
-    /// The session decided to close (limits, protocol violation).
-    #[error("closed by pool: {0}")]
-    Closed(String),
-}
-
-impl From<role_kit::net::SendError> for ConnError {
-    fn from(e: role_kit::net::SendError) -> Self {
-        match e {
-            role_kit::net::SendError::Codec(d) => ConnError::Codec(d),
-            role_kit::net::SendError::Transport(d) => ConnError::Transport(d),
-        }
-    }
-}
-
 async fn handle(tcp: TcpStream, peer: SocketAddr, shared: Arc<Shared>) -> Result<(), ConnError> {
     let _ = tcp.set_nodelay(true);
     let limits = &shared.config.limits;
@@ -154,25 +125,17 @@ async fn handle(tcp: TcpStream, peer: SocketAddr, shared: Arc<Shared>) -> Result
     let (mut reader, mut writer) = conn.into_split();
     reader.set_max_payload_len(limits.max_frame_bytes);
 
-    // SetupConnection
-    let first = tokio::time::timeout(
+    let setup = role_kit::net::read_setup(
+        &mut reader,
         Duration::from_secs(limits.setup_timeout_secs),
-        reader.recv(),
+        Protocol::Mining,
     )
     .await
-    .map_err(|_| ConnError::SetupTimeout)?
-    .map_err(|e| ConnError::Transport(e.to_string()))?
-    .ok_or(ConnError::SetupTimeout)?;
-    let frame = Frame::from_bytes(first).map_err(|e| ConnError::Codec(e.to_string()))?;
-    let setup = match Message::from_frame(Protocol::Mining, &frame) {
-        Ok(Message::Common(CommonMessage::SetupConnection(s))) => s,
-        Ok(_) | Err(_) => {
+    .inspect_err(|e| {
+        if matches!(e, ConnError::SetupRefused(_)) {
             metrics::counter!("pool_bad_frames_total", "stage" => "setup").increment(1);
-            return Err(ConnError::SetupRefused(
-                "first message is not SetupConnection",
-            ));
         }
-    };
+    })?;
     let refuse = |flags: u32, code: &'static str| {
         Message::from(SetupConnectionError {
             flags,

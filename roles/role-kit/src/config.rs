@@ -133,6 +133,51 @@ pub fn metrics_listen(value: &str, example: &str) -> Result<Option<SocketAddr>, 
     })
 }
 
+/// The `[metrics]` section of a role whose Prometheus endpoint listens on `127.0.0.1:PORT`
+/// unless `listen` says otherwise (an empty string disables it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricsSection<const PORT: u16> {
+    /// HTTP address of `/metrics`; empty disables it.
+    pub listen: String,
+}
+
+impl<const PORT: u16> MetricsSection<PORT> {
+    /// The default `listen`: `127.0.0.1:PORT`.
+    pub fn default_listen() -> String {
+        format!("127.0.0.1:{PORT}")
+    }
+
+    /// Checks `listen` (see [`metrics_listen`]); `None` when the endpoint is disabled.
+    pub fn check(&self) -> Result<Option<SocketAddr>, ConfigError> {
+        metrics_listen(&self.listen, &Self::default_listen())
+    }
+}
+
+/// By hand: serde's derive does not take const generics. The keys are those of a derived
+/// `MetricsConfig` with `deny_unknown_fields`, so errors read as the roles' own did.
+impl<'de, const PORT: u16> serde::Deserialize<'de> for MetricsSection<PORT> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct MetricsConfig {
+            #[serde(default)]
+            listen: Option<String>,
+        }
+        let keys = MetricsConfig::deserialize(d)?;
+        Ok(MetricsSection {
+            listen: keys.listen.unwrap_or_else(Self::default_listen),
+        })
+    }
+}
+
+impl<const PORT: u16> Default for MetricsSection<PORT> {
+    fn default() -> Self {
+        MetricsSection {
+            listen: Self::default_listen(),
+        }
+    }
+}
+
 /// An `IP:port` socket address.
 pub fn ip_port(key: &str, value: &str, fix: &str) -> Result<SocketAddr, ConfigError> {
     value
@@ -324,6 +369,28 @@ mod tests {
         assert!(max_frame_bytes("k", (1 << 24) - 1, "f").is_ok());
         assert!(share_interval("k", f64::NAN).is_err());
         assert!(share_interval("k", 0.1).is_ok());
+    }
+
+    #[test]
+    fn metrics_section_defaults_and_checks() {
+        let m: MetricsSection<9184> = toml::from_str("").unwrap();
+        assert_eq!(m.listen, "127.0.0.1:9184");
+        assert!(m.check().unwrap().is_some());
+        let off: MetricsSection<9184> = toml::from_str("listen = \"\"").unwrap();
+        assert_eq!(off.check().unwrap(), None);
+        let bad = MetricsSection::<9185> {
+            listen: "nowhere".into(),
+        };
+        assert_eq!(
+            bad.check().unwrap_err().fix,
+            "use e.g. \"127.0.0.1:9185\", or \"\" to disable"
+        );
+        let e = toml::from_str::<MetricsSection<1>>("port = 1").unwrap_err();
+        assert!(
+            e.message().contains("unknown field `port`"),
+            "{}",
+            e.message()
+        );
     }
 
     fn four(t: &str) -> Option<u8> {

@@ -3,16 +3,23 @@
 //!
 //! * [`config`]: [`ConfigError`] (key, problem, fix), TOML file loading and the checks several
 //!   roles' configs share (URLs, credentials, listen addresses, bitcoin addresses, ...).
-//! * [`node`]: bitcoind connection settings from config keys, waiting for the node at start.
+//! * [`defaults`]: default values of config keys several roles share.
+//! * [`node`]: the `[bitcoind]` section ([`bitcoind_section!`]), bitcoind connection settings
+//!   from its keys, waiting for the node at start.
 //! * [`cli`]: the command-line shell: logging, `--config` / `check-config`, the tokio
 //!   runtime, the Prometheus endpoint and the shutdown signal.
-//! * [`net`]: the SV2 listener side: Noise server keys from config, binding, writing
-//!   message batches.
+//! * [`net`]: the SV2 listener side: its config section ([`listener_section!`]), Noise
+//!   server keys from config, binding, writing message batches, why a connection ended.
 #![deny(missing_docs)]
 
 pub mod cli;
 pub mod config;
+pub mod defaults;
 pub mod net;
 pub mod node;
 
 pub use config::ConfigError;
+
+// Lets the macros' `role_kit::...` paths (serde attributes cannot take `$crate`) resolve in
+// this crate's own tests.
+extern crate self as role_kit;

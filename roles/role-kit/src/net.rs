@@ -5,10 +5,39 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use sv2_codec::Message;
-use sv2_noise::{NoiseWriter, ServerKeys};
-use tokio::io::AsyncWrite;
+use sv2_codec::common::SetupConnection;
+use sv2_codec::{CommonMessage, Frame, Message, Protocol};
+use sv2_noise::{NoiseReader, NoiseWriter, ServerKeys};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
+
+/// Declares the section of a role's SV2 listener (`[server]`, `[downstream]`): `listen`, the
+/// authority key pair its Noise certificates are signed with and `cert_validity_secs`
+/// (default [`defaults::cert_validity_secs`](crate::defaults::cert_validity_secs)), followed
+/// by the role's own fields, with `#[serde(deny_unknown_fields)]`. The calling crate must
+/// depend on `serde` and name this crate `role_kit`. A macro for the reasons given at
+/// [`bitcoind_section!`](crate::bitcoind_section).
+#[macro_export]
+macro_rules! listener_section {
+    ($(#[$attr:meta])* $vis:vis struct $name:ident { $($fields:tt)* }) => {
+        $(#[$attr])*
+        #[derive(Debug, Clone, ::serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        $vis struct $name {
+            /// SV2 listening address, `ip:port`.
+            pub listen: ::std::net::SocketAddr,
+            /// Authority public key (base58check, as printed by `sv2-keys authority`); clients
+            /// pin it.
+            pub authority_public_key: ::std::string::String,
+            /// Authority secret key (base58check); each certificate is signed with it.
+            pub authority_secret_key: ::std::string::String,
+            /// Validity of the certificate presented to each client, seconds.
+            #[serde(default = "role_kit::defaults::cert_validity_secs")]
+            pub cert_validity_secs: u64,
+            $($fields)*
+        }
+    };
+}
 
 /// Noise server keys signed by the authority of `section`'s `authority_public_key` and
 /// `authority_secret_key`; certificates are valid `cert_validity_secs`. The error is a
@@ -63,6 +92,60 @@ pub enum SendError {
     Transport(String),
 }
 
+/// Why a connection of an SV2 server (pool, job declarator server) ended.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnError {
+    /// Handshake failed or timed out.
+    #[error("handshake: {0}")]
+    Handshake(String),
+    /// No SetupConnection in time.
+    #[error("no SetupConnection within the setup timeout")]
+    SetupTimeout,
+    /// The client asked for something the server does not serve.
+    #[error("setup refused: {0}")]
+    SetupRefused(&'static str),
+    /// Transport error.
+    #[error("transport: {0}")]
+    Transport(String),
+    /// Undecodable frame.
+    #[error("bad frame: {0}")]
+    Codec(String),
+    /// The server decided to close (limits, protocol violation).
+    #[error("closed by server: {0}")]
+    Closed(String),
+}
+
+impl From<SendError> for ConnError {
+    fn from(e: SendError) -> Self {
+        match e {
+            SendError::Codec(d) => ConnError::Codec(d),
+            SendError::Transport(d) => ConnError::Transport(d),
+        }
+    }
+}
+
+/// Reads a client's first frame, which must arrive within `timeout` and be a
+/// `SetupConnection` (decoded with `protocol`'s message set); anything else is
+/// [`ConnError::SetupRefused`].
+pub async fn read_setup<R: AsyncRead + Unpin>(
+    reader: &mut NoiseReader<R>,
+    timeout: Duration,
+    protocol: Protocol,
+) -> Result<SetupConnection, ConnError> {
+    let first = tokio::time::timeout(timeout, reader.recv())
+        .await
+        .map_err(|_| ConnError::SetupTimeout)?
+        .map_err(|e| ConnError::Transport(e.to_string()))?
+        .ok_or(ConnError::SetupTimeout)?;
+    let frame = Frame::from_bytes(first).map_err(|e| ConnError::Codec(e.to_string()))?;
+    match Message::from_frame(protocol, &frame) {
+        Ok(Message::Common(CommonMessage::SetupConnection(s))) => Ok(s),
+        Ok(_) | Err(_) => Err(ConnError::SetupRefused(
+            "first message is not SetupConnection",
+        )),
+    }
+}
+
 /// Encodes every message of `msgs` (emptying it) into `buf` frame by frame, feeds the frames
 /// to `writer` and flushes once.
 pub async fn send_all<W: AsyncWrite + Unpin>(
@@ -88,6 +171,40 @@ pub async fn send_all<W: AsyncWrite + Unpin>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    crate::listener_section! {
+        /// A section with one role field.
+        struct Server {
+            /// Tag.
+            #[serde(default)]
+            tag: String,
+        }
+    }
+
+    #[test]
+    fn listener_section_keys_and_defaults() {
+        let s: Server = toml::from_str(
+            "listen = \"127.0.0.1:1\"\nauthority_public_key = \"p\"\nauthority_secret_key = \"s\"",
+        )
+        .unwrap();
+        assert_eq!(s.cert_validity_secs, 3600);
+        assert_eq!((s.listen.port(), s.tag.as_str()), (1, ""));
+        assert_eq!(
+            (
+                s.authority_public_key.as_str(),
+                s.authority_secret_key.as_str()
+            ),
+            ("p", "s")
+        );
+        let e = toml::from_str::<Server>("listen = \"127.0.0.1:1\"\nbogus = 1").unwrap_err();
+        assert!(
+            e.message().ends_with(
+                "expected one of `listen`, `authority_public_key`, `authority_secret_key`, `cert_validity_secs`, `tag`"
+            ),
+            "{}",
+            e.message()
+        );
+    }
 
     #[test]
     fn bad_authority_keys_name_both_keys() {

@@ -11,6 +11,48 @@ use crate::config::{http_url, ConfigError};
 /// Long-poll timeout of every role's template requests.
 pub const LONGPOLL_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// Declares a role's `[bitcoind]` section: the connection keys every role has (`url`, `user`,
+/// `password`, `cookie_file`, and last `rpc_timeout_secs`, default
+/// [`defaults::rpc_timeout_secs`](crate::defaults::rpc_timeout_secs)) around the role's own
+/// fields, with `#[serde(deny_unknown_fields)]` and an `rpc_keys()` method giving its
+/// [`RpcKeys`]. The calling crate must depend on `serde` and name this crate `role_kit`.
+///
+/// A macro, not a shared struct each role `#[serde(flatten)]`s: each role refuses the keys it
+/// does not take, and flattening would lose TOML's error positions and the list of expected
+/// keys in unknown-key errors.
+#[macro_export]
+macro_rules! bitcoind_section {
+    ($(#[$attr:meta])* $vis:vis struct $name:ident { $($fields:tt)* }) => {
+        $(#[$attr])*
+        #[derive(Debug, Clone, ::serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        $vis struct $name {
+            /// RPC URL, e.g. `http://127.0.0.1:8332`.
+            pub url: ::std::string::String,
+            /// RPC user (with `password`), or leave out and set `cookie_file`.
+            #[serde(default)]
+            pub user: ::std::option::Option<::std::string::String>,
+            /// RPC password.
+            #[serde(default)]
+            pub password: ::std::option::Option<::std::string::String>,
+            /// Path to the node's `.cookie` file.
+            #[serde(default)]
+            pub cookie_file: ::std::option::Option<::std::path::PathBuf>,
+            $($fields)*
+            /// Timeout of ordinary RPC calls, seconds.
+            #[serde(default = "role_kit::defaults::rpc_timeout_secs")]
+            pub rpc_timeout_secs: u64,
+        }
+
+        impl $name {
+            /// The connection keys of this section.
+            pub fn rpc_keys(&self) -> $crate::node::RpcKeys<'_> {
+                $crate::rpc_keys!(self)
+            }
+        }
+    };
+}
+
 /// The connection keys of a node section (`[bitcoind]`, `[[bitcoind.submit_also]]`).
 #[derive(Debug, Clone, Copy)]
 pub struct RpcKeys<'a> {
@@ -153,6 +195,32 @@ pub fn address_on_network(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    crate::bitcoind_section! {
+        /// A section with one role field.
+        struct Section {
+            /// Poll interval.
+            #[serde(default)]
+            poll_interval_ms: u64,
+        }
+    }
+
+    #[test]
+    fn bitcoind_section_keys_and_defaults() {
+        let s: Section = toml::from_str("url = \"http://n:1\"\ncookie_file = \"/c\"").unwrap();
+        assert_eq!(s.rpc_timeout_secs, 10);
+        assert_eq!(s.poll_interval_ms, 0);
+        assert!(s.rpc_keys().check_credentials("bitcoind").is_ok());
+        assert_eq!(s.rpc_keys().node_config().url, "http://n:1");
+        let e = toml::from_str::<Section>("url = \"u\"\nbogus = 1").unwrap_err();
+        assert!(
+            e.message().ends_with(
+                "expected one of `url`, `user`, `password`, `cookie_file`, `poll_interval_ms`, `rpc_timeout_secs`"
+            ),
+            "{}",
+            e.message()
+        );
+    }
 
     fn keys<'a>(
         user: &'a Option<String>,

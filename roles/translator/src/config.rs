@@ -77,7 +77,7 @@ pub struct TranslatorSection {
     #[serde(default = "default_en2")]
     pub extranonce2_size: u8,
     /// Version bits miners may roll, hex (intersected with what the pool allows).
-    #[serde(default = "default_mask")]
+    #[serde(default = "role_kit::defaults::version_rolling_mask")]
     pub version_rolling_mask: String,
     /// Seconds between `UpdateChannel` messages carrying the miners' summed hashrate.
     #[serde(default = "default_update_secs")]
@@ -94,70 +94,54 @@ pub struct UpstreamSection {
     pub authority_public_key: String,
 }
 
-/// `[vardiff]`.
+/// `[vardiff]` (every key has a default, see `Default`).
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct VardiffSection {
     /// Mean seconds between shares each miner should find.
-    #[serde(default = "default_share_interval")]
     pub share_interval_secs: f64,
     /// Difficulty a miner starts at (unless it suggests one).
-    #[serde(default = "default_initial_difficulty")]
     pub initial_difficulty: f64,
     /// Lowest difficulty sent to a miner.
-    #[serde(default = "default_min_difficulty")]
     pub min_difficulty: f64,
     /// Highest difficulty sent to a miner.
-    #[serde(default = "default_max_difficulty")]
     pub max_difficulty: f64,
 }
 
-/// `[limits]`.
+/// `[limits]` (every key has a default, see `Default`).
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct LimitsSection {
     /// Simultaneous SV1 connections.
-    #[serde(default = "default_max_miners")]
     pub max_miners: u32,
     /// Longest SV1 line accepted, bytes.
-    #[serde(default = "default_max_line")]
     pub max_line_bytes: usize,
     /// Seconds without any line from a miner before it is disconnected.
-    #[serde(default = "default_idle")]
     pub idle_timeout_secs: u64,
     /// Seconds a miner has to complete subscribe + authorize.
-    #[serde(default = "default_setup")]
     pub setup_timeout_secs: u64,
     /// Locally rejected shares per minute before a miner is disconnected.
-    #[serde(default = "default_invalid")]
     pub max_invalid_shares_per_minute: u32,
     /// Lines that are not Stratum requests before a miner is disconnected.
-    #[serde(default = "default_malformed")]
     pub max_malformed_lines: u32,
 }
 
-/// `[failover]`.
+/// `[failover]` (every key has a default, see `Default`).
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct FailoverSection {
     /// Seconds allowed for TCP connect + Noise handshake.
-    #[serde(default = "default_connect_timeout")]
     pub connect_timeout_secs: u64,
     /// First delay after every upstream failed, milliseconds (doubles each round).
-    #[serde(default = "default_backoff_initial")]
     pub backoff_initial_ms: u64,
     /// Longest delay between rounds, seconds.
-    #[serde(default = "default_backoff_max")]
     pub backoff_max_secs: u64,
     /// While on a backup, seconds between attempts to return to the first upstream.
-    #[serde(default = "default_primary_retry")]
     pub primary_retry_secs: u64,
     /// Consecutive upstream share rejections that count as a failed upstream.
-    #[serde(default = "default_rejects")]
     pub max_consecutive_rejects: u32,
     /// Seconds without any upstream after which miners are sent away (`client.reconnect`)
     /// so their firmware can use its own backup pools; 0 keeps them forever.
-    #[serde(default = "default_release")]
     pub release_miners_after_secs: u64,
 }
 
@@ -179,68 +163,17 @@ fn default_aggregate_worker() -> String {
 fn default_en2() -> u8 {
     4
 }
-fn default_mask() -> String {
-    "1fffe000".into()
-}
 fn default_update_secs() -> u64 {
     30
-}
-fn default_share_interval() -> f64 {
-    10.0
-}
-fn default_initial_difficulty() -> f64 {
-    65_536.0
-}
-fn default_min_difficulty() -> f64 {
-    1024.0
-}
-fn default_max_difficulty() -> f64 {
-    1e12
-}
-fn default_max_miners() -> u32 {
-    10_000
-}
-fn default_max_line() -> usize {
-    16 * 1024
-}
-fn default_idle() -> u64 {
-    900
-}
-fn default_setup() -> u64 {
-    60
-}
-fn default_invalid() -> u32 {
-    120
-}
-fn default_malformed() -> u32 {
-    3
-}
-fn default_connect_timeout() -> u64 {
-    10
-}
-fn default_backoff_initial() -> u64 {
-    500
-}
-fn default_backoff_max() -> u64 {
-    30
-}
-fn default_primary_retry() -> u64 {
-    300
-}
-fn default_rejects() -> u32 {
-    50
-}
-fn default_release() -> u64 {
-    600
 }
 
 impl Default for VardiffSection {
     fn default() -> Self {
         VardiffSection {
-            share_interval_secs: default_share_interval(),
-            initial_difficulty: default_initial_difficulty(),
-            min_difficulty: default_min_difficulty(),
-            max_difficulty: default_max_difficulty(),
+            share_interval_secs: 10.0,
+            initial_difficulty: 65_536.0,
+            min_difficulty: 1024.0,
+            max_difficulty: 1e12,
         }
     }
 }
@@ -248,12 +181,12 @@ impl Default for VardiffSection {
 impl Default for LimitsSection {
     fn default() -> Self {
         LimitsSection {
-            max_miners: default_max_miners(),
-            max_line_bytes: default_max_line(),
-            idle_timeout_secs: default_idle(),
-            setup_timeout_secs: default_setup(),
-            max_invalid_shares_per_minute: default_invalid(),
-            max_malformed_lines: default_malformed(),
+            max_miners: 10_000,
+            max_line_bytes: 16 * 1024,
+            idle_timeout_secs: 900,
+            setup_timeout_secs: 60,
+            max_invalid_shares_per_minute: 120,
+            max_malformed_lines: 3,
         }
     }
 }
@@ -261,12 +194,12 @@ impl Default for LimitsSection {
 impl Default for FailoverSection {
     fn default() -> Self {
         FailoverSection {
-            connect_timeout_secs: default_connect_timeout(),
-            backoff_initial_ms: default_backoff_initial(),
-            backoff_max_secs: default_backoff_max(),
-            primary_retry_secs: default_primary_retry(),
-            max_consecutive_rejects: default_rejects(),
-            release_miners_after_secs: default_release(),
+            connect_timeout_secs: 10,
+            backoff_initial_ms: 500,
+            backoff_max_secs: 30,
+            primary_retry_secs: 300,
+            max_consecutive_rejects: 50,
+            release_miners_after_secs: 600,
         }
     }
 }
