@@ -3,13 +3,10 @@
 //! the server channels, and checks the shares of its downstream miners before forwarding them,
 //! so that only shares the upstream will accept are sent.
 
-use super::core::{ChannelCore, ChannelJob};
+use super::core::{core_accessors, ChannelCore, ChannelJob};
 use super::job::ExtendedJob;
-use super::job_store::JobStore;
 use super::targets::TargetControl;
-use super::{
-    ChainTip, ChannelConfig, ChannelError, JobTemplate, ShareOutcome, ShareStats, SubmitExtended,
-};
+use super::{ChainTip, ChannelConfig, ChannelError, JobTemplate, ShareOutcome, SubmitExtended};
 use crate::coinbase::{parse_coinbase, CoinbaseParts};
 use crate::target::Target;
 use std::sync::Arc;
@@ -60,39 +57,11 @@ impl UpstreamChannel {
         })
     }
 
-    /// Channel id.
-    pub fn id(&self) -> u32 {
-        self.core.id
-    }
-
-    /// The upstream's extranonce prefix.
-    pub fn extranonce_prefix(&self) -> &[u8] {
-        &self.core.extranonce_prefix
-    }
+    core_accessors!(ExtendedJob);
 
     /// Extranonce bytes we fill (and may split among our downstreams).
     pub fn extranonce_size(&self) -> usize {
         self.extranonce_size
-    }
-
-    /// Current upstream target.
-    pub fn target(&self) -> Target {
-        self.core.targets.target()
-    }
-
-    /// Current chain tip.
-    pub fn chain_tip(&self) -> Option<&ChainTip> {
-        self.core.tip.as_ref()
-    }
-
-    /// The job store.
-    pub fn jobs(&self) -> &JobStore<ExtendedJob> {
-        &self.core.jobs
-    }
-
-    /// Counters of checked shares.
-    pub fn stats(&self) -> &ShareStats {
-        &self.core.stats
     }
 
     /// `SetTarget`: applies to pending future jobs and later jobs.

@@ -23,6 +23,27 @@ pub(crate) trait ChannelJob: StoredJob {
     fn activate(&mut self, tip: &ChainTip, network_target: Target);
 }
 
+/// Job ids a channel numbers itself: 1, 2, ... wrapping around, never 0.
+#[derive(Debug, Clone)]
+pub(crate) struct JobIds(u32);
+
+impl JobIds {
+    /// Starts at 1.
+    pub(crate) fn new() -> Self {
+        JobIds(1)
+    }
+
+    /// The id the next job gets.
+    pub(crate) fn peek(&self) -> u32 {
+        self.0
+    }
+
+    /// Consumes the id [`Self::peek`] returned.
+    pub(crate) fn advance(&mut self) {
+        self.0 = self.0.wrapping_add(1).max(1);
+    }
+}
+
 /// The shared part of a channel; see the module documentation.
 #[derive(Debug, Clone)]
 pub(crate) struct ChannelCore<J> {
@@ -40,8 +61,8 @@ pub(crate) struct ChannelCore<J> {
     pub(crate) jobs: JobStore<J>,
     /// Accepted share hashes on the current tip.
     pub(crate) seen: SeenShares,
-    /// Id of the next job the channel numbers itself (never 0).
-    next_job_id: u32,
+    /// Ids of the jobs the channel numbers itself.
+    pub(crate) job_ids: JobIds,
     /// Share counters.
     pub(crate) stats: ShareStats,
 }
@@ -65,7 +86,7 @@ impl<J: ChannelJob> ChannelCore<J> {
             cfg,
             targets,
             tip: None,
-            next_job_id: 1,
+            job_ids: JobIds::new(),
             stats: ShareStats::default(),
         })
     }
@@ -186,16 +207,6 @@ impl<J: ChannelJob> ChannelCore<J> {
         Ok(activated.is_some())
     }
 
-    /// The id the next job the channel numbers itself gets.
-    pub(crate) fn peek_job_id(&self) -> u32 {
-        self.next_job_id
-    }
-
-    /// Consumes the id [`Self::peek_job_id`] returned (ids wrap around, skipping 0).
-    pub(crate) fn advance_job_id(&mut self) {
-        self.next_job_id = self.next_job_id.wrapping_add(1).max(1);
-    }
-
     /// Stores a job built from `template`: a future job waits for its template's prev hash,
     /// any other job becomes the active job on the current tip. Returns the job's `min_ntime`
     /// (`None` for a future job).
@@ -250,3 +261,100 @@ impl<J: ChannelJob> ChannelCore<J> {
         outcome
     }
 }
+
+/// Public accessors every channel kind has, read from its `core` field ([`ChannelCore`] over
+/// the job type `$job`).
+macro_rules! core_accessors {
+    ($job:ty) => {
+        /// Channel id.
+        pub fn id(&self) -> u32 {
+            self.core.id
+        }
+
+        /// The channel's extranonce prefix for jobs created from now on.
+        pub fn extranonce_prefix(&self) -> &[u8] {
+            &self.core.extranonce_prefix
+        }
+
+        /// Current target (for new jobs).
+        pub fn target(&self) -> $crate::target::Target {
+            self.core.targets.target()
+        }
+
+        /// Current chain tip.
+        pub fn chain_tip(&self) -> Option<&$crate::channel::ChainTip> {
+            self.core.tip.as_ref()
+        }
+
+        /// Share counters.
+        pub fn stats(&self) -> &$crate::channel::ShareStats {
+            &self.core.stats
+        }
+
+        /// The job store (active, past, future jobs).
+        pub fn jobs(&self) -> &$crate::channel::JobStore<$job> {
+            &self.core.jobs
+        }
+    };
+}
+
+/// Public target and chain tip methods of server channels (standard, extended), delegated to
+/// their `core` field.
+macro_rules! server_core_methods {
+    () => {
+        /// Target state (maximum target, vardiff).
+        pub fn targets(&self) -> &$crate::channel::TargetControl {
+            &self.core.targets
+        }
+
+        /// Sets the target (`SetTarget`); it applies to future jobs and jobs created from now
+        /// on. Returns it if it changed.
+        pub fn set_target(
+            &mut self,
+            target: $crate::target::Target,
+            now_ms: u64,
+        ) -> Result<Option<$crate::target::Target>, $crate::channel::ChannelError> {
+            self.core.set_target(target, now_ms)
+        }
+
+        /// `UpdateChannel`; returns the new target if it changed (send `SetTarget`).
+        pub fn update_channel(
+            &mut self,
+            nominal_hashrate: f64,
+            max_target: $crate::target::Target,
+            now_ms: u64,
+        ) -> Result<Option<$crate::target::Target>, $crate::channel::ChannelError> {
+            self.core
+                .update_channel(nominal_hashrate, max_target, now_ms)
+        }
+
+        /// Runs vardiff; returns the new target if it changed (send `SetTarget`, then a new
+        /// job).
+        pub fn poll_vardiff(&mut self, now_ms: u64) -> Option<$crate::target::Target> {
+            self.core.poll_vardiff(now_ms)
+        }
+
+        /// Sets the chain tip without activating a job (e.g. on opening the channel
+        /// mid-block): all existing jobs become stale.
+        pub fn set_chain_tip(
+            &mut self,
+            tip: $crate::channel::ChainTip,
+        ) -> Result<(), $crate::channel::ChannelError> {
+            self.core.set_chain_tip(tip)
+        }
+
+        /// New prev hash for the template `template_id` (Template Distribution
+        /// `SetNewPrevHash`). Activates this channel's future job built from it and returns
+        /// the `SetNewPrevHash` to send; `None` if the channel has no such job (it then needs a
+        /// new non-future job).
+        pub fn on_new_prev_hash(
+            &mut self,
+            template_id: u64,
+            tip: $crate::channel::ChainTip,
+        ) -> Result<Option<$crate::channel::NewPrevHash>, $crate::channel::ChannelError> {
+            self.core.on_new_prev_hash(template_id, tip)
+        }
+    };
+}
+
+pub(crate) use {core_accessors, server_core_methods};

@@ -58,7 +58,7 @@ pub enum CustomJobError {
     /// The coinbase prefix is too short or does not have the coinbase input layout.
     #[error("coinbase prefix is malformed: {0}")]
     BadPrefix(&'static str),
-    /// The coinbase suffix does not decode as sequence, outputs, [witness,] lock time.
+    /// The coinbase suffix does not decode as sequence, outputs, \[witness,\] lock time.
     #[error("coinbase suffix is malformed: {0}")]
     BadSuffix(&'static str),
     /// The scriptSig (head plus extranonce) violates the 2..=100 byte consensus bounds, or the

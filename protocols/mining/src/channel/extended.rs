@@ -1,12 +1,11 @@
 //! Extended channel (server side): the miner rolls its part of the extranonce.
 
-use super::core::ChannelCore;
+use super::core::{core_accessors, server_core_methods, ChannelCore};
 use super::job::ExtendedJob;
-use super::job_store::JobStore;
 use super::targets::TargetControl;
 use super::{
-    ChainTip, ChannelConfig, ChannelError, JobTemplate, NewExtendedJob, NewPrevHash, ShareOutcome,
-    ShareStats, SubmitExtended,
+    ChainTip, ChannelConfig, ChannelError, JobTemplate, NewExtendedJob, ShareOutcome,
+    SubmitExtended,
 };
 use crate::target::Target;
 
@@ -36,15 +35,8 @@ impl ExtendedChannel {
         Ok(ExtendedChannel { core, rollable_len })
     }
 
-    /// Channel id.
-    pub fn id(&self) -> u32 {
-        self.core.id
-    }
-
-    /// The channel's extranonce prefix.
-    pub fn extranonce_prefix(&self) -> &[u8] {
-        &self.core.extranonce_prefix
-    }
+    core_accessors!(ExtendedJob);
+    server_core_methods!();
 
     /// Bytes of extranonce the miner rolls (`extranonce_size`).
     pub fn rollable_len(&self) -> usize {
@@ -64,76 +56,10 @@ impl ExtendedChannel {
         self.core.set_extranonce_prefix(prefix, self.rollable_len)
     }
 
-    /// Current target (for new jobs).
-    pub fn target(&self) -> Target {
-        self.core.targets.target()
-    }
-
-    /// Target state (maximum target, vardiff).
-    pub fn targets(&self) -> &TargetControl {
-        &self.core.targets
-    }
-
-    /// Current chain tip.
-    pub fn chain_tip(&self) -> Option<&ChainTip> {
-        self.core.tip.as_ref()
-    }
-
-    /// Share counters.
-    pub fn stats(&self) -> &ShareStats {
-        &self.core.stats
-    }
-
-    /// The job store (active, past, future jobs).
-    pub fn jobs(&self) -> &JobStore<ExtendedJob> {
-        &self.core.jobs
-    }
-
-    /// Sets the target (`SetTarget`); it applies to future jobs and jobs created from now on.
-    /// Returns it if it changed.
-    pub fn set_target(
-        &mut self,
-        target: Target,
-        now_ms: u64,
-    ) -> Result<Option<Target>, ChannelError> {
-        self.core.set_target(target, now_ms)
-    }
-
-    /// `UpdateChannel`; returns the new target if it changed (send `SetTarget`).
-    pub fn update_channel(
-        &mut self,
-        nominal_hashrate: f64,
-        max_target: Target,
-        now_ms: u64,
-    ) -> Result<Option<Target>, ChannelError> {
-        self.core
-            .update_channel(nominal_hashrate, max_target, now_ms)
-    }
-
-    /// Runs vardiff; returns the new target if it changed (send `SetTarget`, then a new job).
-    pub fn poll_vardiff(&mut self, now_ms: u64) -> Option<Target> {
-        self.core.poll_vardiff(now_ms)
-    }
-
-    /// Sets the chain tip without activating a job: all existing jobs become stale.
-    pub fn set_chain_tip(&mut self, tip: ChainTip) -> Result<(), ChannelError> {
-        self.core.set_chain_tip(tip)
-    }
-
-    /// New prev hash for the template `template_id`: activates this channel's future job built
-    /// from it and returns the `SetNewPrevHash` to send; `None` if there is no such job.
-    pub fn on_new_prev_hash(
-        &mut self,
-        template_id: u64,
-        tip: ChainTip,
-    ) -> Result<Option<NewPrevHash>, ChannelError> {
-        self.core.on_new_prev_hash(template_id, tip)
-    }
-
     /// A job from `template` under the channel's next job id (not yet consumed).
     fn build_job(&self, template: &JobTemplate) -> Result<ExtendedJob, ChannelError> {
         ExtendedJob::new(
-            self.core.peek_job_id(),
+            self.core.job_ids.peek(),
             template,
             &self.core.extranonce_prefix,
             self.rollable_len,
@@ -147,7 +73,7 @@ impl ExtendedChannel {
         let job = self.build_job(template)?;
         let job_id = job.job_id();
         let min_ntime = self.core.add_job(job, template)?;
-        self.core.advance_job_id();
+        self.core.job_ids.advance();
         Ok(NewExtendedJob {
             channel_id: self.core.id,
             job_id,
@@ -172,7 +98,7 @@ impl ExtendedChannel {
         let job = self.build_job(template)?;
         let job_id = job.job_id();
         self.core.add_job_on_tip(job, tip)?;
-        self.core.advance_job_id();
+        self.core.job_ids.advance();
         Ok(job_id)
     }
 

@@ -5,6 +5,7 @@
 //! merkle root, all under the same job id. Members must share the full extranonce length, since
 //! the broadcast coinbase prefix fixes the scriptSig length.
 
+use super::core::JobIds;
 use super::{
     ChainTip, ChannelError, JobTemplate, NewExtendedJob, NewPrevHash, NewStandardJob, ShareError,
     ShareOutcome, StandardChannel, SubmitStandard,
@@ -27,7 +28,7 @@ pub struct GroupChannel {
     id: u32,
     full_extranonce_len: usize,
     members: BTreeMap<u32, StandardChannel>,
-    next_job_id: u32,
+    job_ids: JobIds,
     tip: Option<ChainTip>,
     /// Template of the active group job, kept for members joining later.
     active: Option<(u32, JobTemplate)>,
@@ -44,7 +45,7 @@ impl GroupChannel {
             id: group_id,
             full_extranonce_len,
             members: BTreeMap::new(),
-            next_job_id: 1,
+            job_ids: JobIds::new(),
             tip: None,
             active: None,
             future: VecDeque::new(),
@@ -189,12 +190,12 @@ impl GroupChannel {
         } else {
             Some(self.tip.ok_or(ChannelError::NoChainTip)?.min_ntime)
         };
-        let job_id = self.next_job_id;
+        let job_id = self.job_ids.peek();
         let mut standard = Vec::with_capacity(self.members.len());
         for m in self.members.values_mut() {
             standard.push(m.install_job(job_id, template)?);
         }
-        self.next_job_id = self.next_job_id.wrapping_add(1).max(1);
+        self.job_ids.advance();
         if template.future {
             self.future.push_back((job_id, template.clone()));
             if self.future.len() > self.max_future {

@@ -50,6 +50,36 @@ impl JobBase {
     }
 }
 
+/// Public accessors of the fields every job has.
+macro_rules! job_accessors {
+    () => {
+        /// Job id.
+        pub fn job_id(&self) -> u32 {
+            self.base.job_id
+        }
+
+        /// Template the job was built from.
+        pub fn template_id(&self) -> u64 {
+            self.base.template_id
+        }
+
+        /// Block version.
+        pub fn version(&self) -> u32 {
+            self.base.version
+        }
+
+        /// Target in force for this job.
+        pub fn target(&self) -> Target {
+            self.base.target
+        }
+
+        /// Minimum ntime, once active.
+        pub fn min_ntime(&self) -> Option<u32> {
+            self.base.min_ntime
+        }
+    };
+}
+
 /// A standard channel's job: fixed merkle root.
 #[derive(Debug, Clone)]
 pub struct StandardJob {
@@ -59,6 +89,8 @@ pub struct StandardJob {
 }
 
 impl StandardJob {
+    job_accessors!();
+
     /// Builds the job: the coinbase with the channel's full extranonce prefix, its txid folded up
     /// the merkle path.
     pub(crate) fn new(
@@ -83,34 +115,9 @@ impl StandardJob {
         })
     }
 
-    /// Job id.
-    pub fn job_id(&self) -> u32 {
-        self.base.job_id
-    }
-
-    /// Template the job was built from.
-    pub fn template_id(&self) -> u64 {
-        self.base.template_id
-    }
-
     /// Merkle root.
     pub fn merkle_root(&self) -> [u8; 32] {
         self.merkle_root
-    }
-
-    /// Block version.
-    pub fn version(&self) -> u32 {
-        self.base.version
-    }
-
-    /// Target in force for this job.
-    pub fn target(&self) -> Target {
-        self.base.target
-    }
-
-    /// Minimum ntime, once active.
-    pub fn min_ntime(&self) -> Option<u32> {
-        self.base.min_ntime
     }
 }
 
@@ -181,6 +188,8 @@ pub struct ExtendedJob {
 }
 
 impl ExtendedJob {
+    job_accessors!();
+
     pub(crate) fn new(
         job_id: u32,
         template: &JobTemplate,
@@ -207,31 +216,6 @@ impl ExtendedJob {
     /// Bytes of extranonce the miner supplies for this job.
     pub fn rollable_len(&self) -> usize {
         self.base.coinbase.extranonce_len - self.base.extranonce_prefix.len()
-    }
-
-    /// Job id.
-    pub fn job_id(&self) -> u32 {
-        self.base.job_id
-    }
-
-    /// Template the job was built from.
-    pub fn template_id(&self) -> u64 {
-        self.base.template_id
-    }
-
-    /// Block version.
-    pub fn version(&self) -> u32 {
-        self.base.version
-    }
-
-    /// Target in force for this job.
-    pub fn target(&self) -> Target {
-        self.base.target
-    }
-
-    /// Minimum ntime, once active.
-    pub fn min_ntime(&self) -> Option<u32> {
-        self.base.min_ntime
     }
 
     /// The channel's extranonce prefix when the job was created.
