@@ -13,8 +13,8 @@ use support::{
     MIN_NTIME, NOW_MS, REGTEST_NBITS, VERSION,
 };
 use sv2_mining::channel::{
-    ChainTip, ChannelConfig, ChannelError, ExtendedChannel, GroupChannel, JobTemplate, ShareError,
-    ShareOutcome, StandardChannel,
+    AcceptedShare, ChainTip, ChannelConfig, ChannelError, ExtendedChannel, GroupChannel,
+    JobTemplate, ShareError, ShareOutcome, StandardChannel,
 };
 use sv2_mining::coinbase::CoinbaseParts;
 use sv2_mining::extranonce::ExtranonceAllocator;
@@ -144,6 +144,34 @@ fn find_nonce(
         .expect("no nonce found")
 }
 
+/// The checks every channel kind makes, through `validate(job_id, nonce)`: nonce `good` on
+/// `job_id` is accepted (returned) and then refused as a duplicate, `bad` misses the target,
+/// and a job id the channel never issued is invalid.
+fn assert_share_checks(
+    mut validate: impl FnMut(u32, u32) -> ShareOutcome,
+    job_id: u32,
+    good: u32,
+    bad: u32,
+) -> AcceptedShare {
+    let out = validate(job_id, good);
+    let ShareOutcome::Accepted(acc) = out else {
+        panic!("expected an accepted share: {out:?}");
+    };
+    assert_eq!(
+        validate(job_id, good).error(),
+        Some(ShareError::DuplicateShare)
+    );
+    assert_eq!(
+        validate(job_id, bad).error(),
+        Some(ShareError::DifficultyTooLow)
+    );
+    assert_eq!(
+        validate(job_id.wrapping_add(999), good).error(),
+        Some(ShareError::InvalidJobId)
+    );
+    acc
+}
+
 /// One in 16 hashes meets this share target.
 fn easy_config() -> ChannelConfig {
     ChannelConfig {
@@ -203,32 +231,21 @@ fn extended_channel_full_flow() {
     let hash = |n: u32| pow_hash(t1.prev_hash, root, VERSION, MIN_NTIME + 5, HARD_NBITS, n);
     let target = ch.target();
 
-    // Valid share.
+    // Valid, duplicate, low difficulty, unknown job id.
     let (good, good_hash) = find_nonce(target, true, 0, hash);
-    let out = ch.validate_share(&submit(job.job_id, good), NOW_MS);
-    let acc = out.accepted().expect("accepted").clone();
-    assert!(matches!(out, ShareOutcome::Accepted(_)));
+    let (bad, _) = find_nonce(target, false, 0, hash);
+    let acc = assert_share_checks(
+        |job_id, nonce| ch.validate_share(&submit(job_id, nonce), NOW_MS),
+        job.job_id,
+        good,
+        bad,
+    );
     assert_eq!(acc.hash, good_hash);
     assert_eq!(acc.difficulty, target.difficulty());
     assert!(acc.hash_difficulty >= acc.difficulty);
     assert_eq!(acc.sequence_number, good);
 
-    // Duplicate.
-    assert_eq!(
-        ch.validate_share(&submit(job.job_id, good), NOW_MS).error(),
-        Some(ShareError::DuplicateShare)
-    );
-    // Low difficulty.
-    let (bad, _) = find_nonce(target, false, 0, hash);
-    assert_eq!(
-        ch.validate_share(&submit(job.job_id, bad), NOW_MS).error(),
-        Some(ShareError::DifficultyTooLow)
-    );
-    // Unknown job id, wrong channel.
-    assert_eq!(
-        ch.validate_share(&submit(999, good), NOW_MS).error(),
-        Some(ShareError::InvalidJobId)
-    );
+    // Wrong channel.
     let mut other = submit(job.job_id, good);
     other.channel_id = 8;
     assert_eq!(
@@ -383,23 +400,12 @@ fn standard_channel_flow_and_block() {
         )
     };
     let (good, _) = find_nonce(target, true, 0, hash);
-    assert!(matches!(
-        ch.validate_share(&submit(job.job_id, good), NOW_MS),
-        ShareOutcome::Accepted(_)
-    ));
-    assert_eq!(
-        ch.validate_share(&submit(job.job_id, good), NOW_MS).error(),
-        Some(ShareError::DuplicateShare)
-    );
     let (bad, _) = find_nonce(target, false, 0, hash);
-    assert_eq!(
-        ch.validate_share(&submit(job.job_id, bad), NOW_MS).error(),
-        Some(ShareError::DifficultyTooLow)
-    );
-    assert_eq!(
-        ch.validate_share(&submit(job.job_id + 100, good), NOW_MS)
-            .error(),
-        Some(ShareError::InvalidJobId)
+    assert_share_checks(
+        |job_id, nonce| ch.validate_share(&submit(job_id, nonce), NOW_MS),
+        job.job_id,
+        good,
+        bad,
     );
 
     // New tip (easy network target) without a future job: the job is stale.
