@@ -38,6 +38,63 @@ pub fn assert_config_error(out: &Output, key: &str) {
     assert!(stderr.contains("Fix:"), "{stderr}");
 }
 
+/// The [`RoleCli`] of the calling crate's binary `bin` (a `[[bin]]` name, as a literal) and
+/// its example config `deploy/<example>`, checked with the arguments `check_args`.
+#[macro_export]
+macro_rules! role_cli {
+    ($bin:literal, $example:expr, $check_args:expr) => {
+        $crate::cli::RoleCli::new(
+            env!(concat!("CARGO_BIN_EXE_", $bin)),
+            env!("CARGO_MANIFEST_DIR"),
+            $example,
+            $check_args,
+        )
+    };
+}
+
+/// A role's binary, its example config and the arguments that only check a config: the
+/// checks every role's `tests/cli.rs` makes.
+pub struct RoleCli {
+    bin: &'static str,
+    example: PathBuf,
+    check_args: &'static [&'static str],
+}
+
+impl RoleCli {
+    /// `bin` (`env!("CARGO_BIN_EXE_...")`) with `deploy/<example_name>` seen from
+    /// `manifest_dir`; `check_args` make it check the config and exit (e.g. `check-config`).
+    pub fn new(
+        bin: &'static str,
+        manifest_dir: &str,
+        example_name: &str,
+        check_args: &'static [&'static str],
+    ) -> RoleCli {
+        RoleCli {
+            bin,
+            example: example(manifest_dir, example_name),
+            check_args,
+        }
+    }
+
+    /// Runs the binary on `config` with `args`.
+    pub fn run(&self, config: &Path, args: &[&str]) -> Output {
+        run_with_config(self.bin, config, args)
+    }
+
+    /// Asserts the check accepts the example config and prints `text`.
+    pub fn assert_example_ok(&self, text: &str) {
+        assert_ok(&self.run(&self.example, self.check_args), text);
+    }
+
+    /// Asserts the check refuses a copy of the example with `from` replaced by `to` (exit
+    /// status 2, `key` and a fix named); returns the copy, e.g. to run more in its directory.
+    pub fn assert_edit_refused(&self, tag: &str, from: &str, to: &str, key: &str) -> EditedConfig {
+        let bad = EditedConfig::new(&self.example, tag, from, to);
+        assert_config_error(&self.run(&bad.path, self.check_args), key);
+        bad
+    }
+}
+
 /// A copy of a config file with one text replaced, in a directory of its own that is
 /// removed on drop.
 pub struct EditedConfig {
