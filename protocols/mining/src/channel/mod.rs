@@ -22,6 +22,10 @@
 //! wire shapes and computes the commitment that [`jd_token`] tokens carry from a job declarator
 //! server to the pool.
 //!
+//! Internally, standard, extended and upstream channels wrap one generic channel core (state,
+//! targets, chain tip, job store, duplicate set, counters) and validate shares with one generic
+//! check; only how jobs are built and hashed differs between them.
+//!
 //! Targets follow the Mining Protocol rule that a `SetTarget` applies to jobs sent after it (and
 //! to pending future jobs): each job keeps the target in force when it was created. After a
 //! target change, send the channel a fresh job so the new target takes effect.
