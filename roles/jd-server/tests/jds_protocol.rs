@@ -395,6 +395,14 @@ async fn push_solution_becomes_a_block_on_the_node() {
         .sum();
     assert_eq!(paid, template.coinbasevalue);
     assert_eq!(jds.stats.solutions.load(Ordering::Relaxed), 2);
+    // The JDS counts the block once its submitblock call returns, which may be just after
+    // the node has it.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while jds.stats.blocks_accepted.load(Ordering::Relaxed) == 0
+        && tokio::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert_eq!(jds.stats.blocks_accepted.load(Ordering::Relaxed), 1);
 }
 
