@@ -195,6 +195,13 @@ fn extended_channel(alloc: &mut ExtranonceAllocator) -> ExtendedChannel {
     .unwrap()
 }
 
+/// [`extended_channel`] on the chain tip `t`.
+fn extended_channel_on(alloc: &mut ExtranonceAllocator, t: ChainTip) -> ExtendedChannel {
+    let mut ch = extended_channel(alloc);
+    ch.set_chain_tip(t).unwrap();
+    ch
+}
+
 fn allocator() -> ExtranonceAllocator {
     ExtranonceAllocator::for_pool(1, 1, 4, 8, FULL_EXTRANONCE).unwrap()
 }
@@ -225,9 +232,7 @@ fn extended_channel_full_flow() {
     assert_eq!(nph.job_id, job.job_id);
     assert_eq!(nph.channel_id, 7);
 
-    let mut full = prefix.clone();
-    full.extend_from_slice(&miner_en);
-    let root = fx.merkle_root(&full);
+    let root = fx.merkle_root(&[prefix.as_slice(), &miner_en].concat());
     let hash = |n: u32| pow_hash(t1.prev_hash, root, VERSION, MIN_NTIME + 5, HARD_NBITS, n);
     let target = ch.target();
 
@@ -327,13 +332,11 @@ fn extended_channel_full_flow() {
 fn extended_block_found_assembles_a_valid_block() {
     let fx = Fixture::new(840_000);
     let mut alloc = allocator();
-    let mut ch = extended_channel(&mut alloc);
     let t = tip(REGTEST_NBITS, 9);
-    ch.set_chain_tip(t).unwrap();
+    let mut ch = extended_channel_on(&mut alloc, t);
     let job = ch.new_job(&fx.template(5, false)).unwrap();
     let miner_en = [0x11u8; 11];
-    let mut full = ch.extranonce_prefix().to_vec();
-    full.extend_from_slice(&miner_en);
+    let full = [ch.extranonce_prefix(), &miner_en].concat();
     let root = fx.merkle_root(&full);
     let network = Target::from_compact(REGTEST_NBITS).unwrap();
     let (nonce, hash) = find_nonce(network, true, 0, |n| {
@@ -541,9 +544,8 @@ fn group_fans_out_jobs_and_validates_members() {
 fn target_changes_apply_to_new_jobs() {
     let fx = Fixture::new(840_000);
     let mut alloc = allocator();
-    let mut ch = extended_channel(&mut alloc);
     let t = tip(HARD_NBITS, 1);
-    ch.set_chain_tip(t).unwrap();
+    let mut ch = extended_channel_on(&mut alloc, t);
     let old = ch.new_job(&fx.template(1, false)).unwrap();
     let easy = ch.target();
     // 256x harder target: 1 in 4096 hashes.
@@ -552,8 +554,7 @@ fn target_changes_apply_to_new_jobs() {
     let new = ch.new_job(&fx.template(1, false)).unwrap();
 
     let miner_en = [3u8; 11];
-    let mut full = ch.extranonce_prefix().to_vec();
-    full.extend_from_slice(&miner_en);
+    let full = [ch.extranonce_prefix(), &miner_en].concat();
     let root = fx.merkle_root(&full);
     let hash = |n: u32| pow_hash(t.prev_hash, root, VERSION, MIN_NTIME, HARD_NBITS, n);
     // Meets the old (easy) target but not the new one.
@@ -660,9 +661,8 @@ fn mismatched_coinbase_and_missing_tip_are_errors() {
 fn extranonce_prefix_change_applies_to_new_jobs() {
     let fx = Fixture::new(840_000);
     let mut alloc = allocator();
-    let mut ch = extended_channel(&mut alloc);
     let t = tip(HARD_NBITS, 1);
-    ch.set_chain_tip(t).unwrap();
+    let mut ch = extended_channel_on(&mut alloc, t);
     let old_prefix = ch.extranonce_prefix().to_vec();
     let old = ch.new_job(&fx.template(1, false)).unwrap();
     let new_prefix = alloc.allocate_extended(8).unwrap().prefix;
@@ -672,9 +672,7 @@ fn extranonce_prefix_change_applies_to_new_jobs() {
     let miner_en = [5u8; 11];
     let target = ch.target();
     for (job_id, prefix) in [(old.job_id, &old_prefix), (new.job_id, &new_prefix)] {
-        let mut full = prefix.clone();
-        full.extend_from_slice(&miner_en);
-        let root = fx.merkle_root(&full);
+        let root = fx.merkle_root(&[prefix.as_slice(), &miner_en].concat());
         let (n, h) = find_nonce(target, true, 0, |n| {
             pow_hash(t.prev_hash, root, VERSION, MIN_NTIME, HARD_NBITS, n)
         });
