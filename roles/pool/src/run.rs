@@ -142,21 +142,9 @@ pub async fn start_pool(
         .map_err(|e| StartError::Node(e.to_string()))?;
 
     // The payout addresses must belong to the node's network: ask the node (retrying while it starts).
-    let mut delay = Duration::from_millis(200);
-    let info = loop {
-        match node.blockchain_info().await {
-            Ok(i) => break i,
-            Err(e) if e.is_transient() && delay < Duration::from_secs(5) => {
-                tracing::warn!(error = %e, "waiting for bitcoind");
-                tokio::time::sleep(delay).await;
-                delay *= 2;
-            }
-            Err(e) => return Err(StartError::Node(e.to_string())),
-        }
-    };
-    let network = info
-        .network()
-        .ok_or_else(|| StartError::Node(format!("unknown chain `{}`", info.chain)))?;
+    let (info, network) = role_kit::node::wait_for_node(&node)
+        .await
+        .map_err(StartError::Node)?;
     if let Ok(n) = node.network_info().await {
         tracing::info!(version = n.version, subversion = %n.subversion, chain = %info.chain, height = info.blocks, "connected to bitcoind");
     }

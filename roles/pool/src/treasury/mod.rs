@@ -54,20 +54,9 @@ pub async fn start_tracker(
         .as_ref()
         .ok_or_else(|| "no [treasury] section".to_owned())?;
     let node = NodeClient::new(cfg.node_config()).map_err(|e| e.to_string())?;
-    let mut delay = Duration::from_millis(200);
-    let info = loop {
-        match node.blockchain_info().await {
-            Ok(i) => break i,
-            Err(e) if e.is_transient() && delay < Duration::from_secs(5) => {
-                tokio::time::sleep(delay).await;
-                delay *= 2;
-            }
-            Err(e) => return Err(format!("bitcoind: {e}")),
-        }
-    };
-    let network = info
-        .network()
-        .ok_or_else(|| format!("unknown chain `{}`", info.chain))?;
+    let (_, network) = role_kit::node::wait_for_node(&node)
+        .await
+        .map_err(|e| format!("bitcoind: {e}"))?;
     let scripts = crate::jobs::payout_scripts(&cfg.payout, network)?
         .into_iter()
         .map(|p| p.script)
