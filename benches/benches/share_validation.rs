@@ -1,6 +1,8 @@
 //! Share validation: raw compression cost, naive header hashing, our standard
 //! and extended share paths (single and batch), the same extended share
-//! through SRI's `channels_sv2`, and multi-threaded throughput.
+//! through SRI's `channels_sv2` and through our whole channel
+//! (`ExtendedChannel::validate_share`: job lookup, version/ntime checks, hash,
+//! target, duplicates), and multi-threaded throughput.
 //!
 //! Run: `cargo bench -p benches --bench share_validation -- --warm-up-time 1 --measurement-time 3`
 //! After the criterion group a summary table (timed with `Instant` in the same
@@ -20,6 +22,11 @@ use dashmap::DashSet;
 use mining_sv2::{SetCustomMiningJobOwned, SubmitSharesExtendedOwned};
 use sha2::digest::generic_array::GenericArray;
 use sha2::{Digest, Sha256};
+use sv2_mining::channel::{
+    ChainTip, ChannelConfig, ExtendedChannel as OurExtendedChannel, JobTemplate, ShareError,
+    SubmitExtended,
+};
+use sv2_mining::coinbase::CoinbaseParts;
 use sv2_mining::hash::Backend;
 use sv2_mining::header::{version_rolling_ok, BlockHeader, BIP320_VERSION_MASK};
 use sv2_mining::merkle::merkle_root_from_path;
@@ -40,7 +47,11 @@ struct Fixture {
     channel: ExtendedChannel,
     share: SubmitSharesExtendedOwned,
     job_id: u32,
+    /// The channel's extranonce prefix (the end of `prefix`).
+    channel_prefix: Vec<u8>,
+    /// The miner's part of the extranonce.
     extranonce: Vec<u8>,
+    /// Coinbase bytes before the miner's extranonce.
     prefix: Vec<u8>,
     suffix: Vec<u8>,
     path: Vec<[u8; 32]>,
@@ -107,7 +118,8 @@ fn fixture() -> Fixture {
         .expect("custom job");
     let job = channel.get_active_job().expect("active job");
     let mut prefix = job.get_coinbase_tx_prefix_without_bip141();
-    prefix.extend_from_slice(job.get_extranonce_prefix());
+    let channel_prefix = job.get_extranonce_prefix().to_vec();
+    prefix.extend_from_slice(&channel_prefix);
     let suffix = job.get_coinbase_tx_suffix_without_bip141();
     let extranonce: Vec<u8> = (0..rollable).collect();
 
@@ -131,12 +143,115 @@ fn fixture() -> Fixture {
         channel,
         share,
         job_id,
+        channel_prefix,
         extranonce,
         prefix,
         suffix,
         path,
         prev_hash,
         coinbase_len: coinbase.len(),
+    }
+}
+
+/// The fixture's job on our own extended channel, active on the fixture's tip
+/// (fixed difficulty 1e9, like the target the other paths compare against).
+struct OurChannel {
+    channel: OurExtendedChannel,
+    job_id: u32,
+    miner_extranonce: Vec<u8>,
+    now_ms: u64,
+}
+
+impl OurChannel {
+    fn new(fx: &Fixture) -> OurChannel {
+        let miner_extranonce = fx.extranonce.clone();
+        let coinbase_prefix = fx.prefix[..fx.prefix.len() - fx.channel_prefix.len()].to_vec();
+        let cfg = ChannelConfig {
+            vardiff: None,
+            fixed_difficulty: 1.0e9,
+            ..ChannelConfig::default()
+        };
+        let now_ms = u64::from(MIN_NTIME) * 1000;
+        let mut channel = OurExtendedChannel::new(
+            1,
+            fx.channel_prefix.clone(),
+            miner_extranonce.len(),
+            0.0,
+            Target::MAX,
+            cfg,
+            now_ms,
+        )
+        .expect("channel");
+        let job = channel
+            .new_job(&JobTemplate {
+                template_id: 1,
+                future: true,
+                version: JOB_VERSION,
+                coinbase: std::sync::Arc::new(CoinbaseParts {
+                    prefix: coinbase_prefix,
+                    suffix: fx.suffix.clone(),
+                    extranonce_len: fx.channel_prefix.len() + fx.extranonce.len(),
+                    has_witness_commitment: false,
+                }),
+                merkle_path: fx.path.clone().into(),
+            })
+            .expect("job");
+        channel
+            .on_new_prev_hash(
+                1,
+                ChainTip {
+                    prev_hash: fx.prev_hash,
+                    min_ntime: MIN_NTIME,
+                    nbits: NBITS,
+                },
+            )
+            .expect("tip")
+            .expect("job activated");
+        let mut ours = OurChannel {
+            channel,
+            job_id: job.job_id,
+            miner_extranonce,
+            now_ms,
+        };
+        // The bench measures the whole path: the share gets as far as the target check.
+        let share = SubmitExtended {
+            channel_id: 1,
+            sequence_number: 0,
+            job_id: ours.job_id,
+            nonce: fx.share.nonce,
+            ntime: fx.share.ntime,
+            version: fx.share.version,
+            extranonce: &ours.miner_extranonce,
+        };
+        assert_eq!(
+            ours.channel.validate_share(&share, now_ms).error(),
+            Some(ShareError::DifficultyTooLow)
+        );
+        ours
+    }
+
+    /// Validates the fixture's share with `nonce` (and `extranonce`, default the
+    /// fixture's); true when accepted.
+    #[inline]
+    fn validate(
+        &mut self,
+        fx_share: &SubmitSharesExtendedOwned,
+        nonce: u32,
+        extranonce: Option<&[u8]>,
+    ) -> bool {
+        let share = SubmitExtended {
+            channel_id: 1,
+            sequence_number: nonce,
+            job_id: self.job_id,
+            nonce,
+            ntime: fx_share.ntime,
+            version: fx_share.version,
+            extranonce: extranonce.unwrap_or(&self.miner_extranonce),
+        };
+        self.channel
+            .validate_share(&share, self.now_ms)
+            .accepted()
+            .is_some()
     }
 }
 
@@ -363,6 +478,25 @@ fn bench_group(c: &mut Criterion) {
             criterion::BatchSize::SmallInput,
         )
     });
+    // (f) the same share through our whole channel.
+    let mut ours = OurChannel::new(&fx);
+    let share = fx.share.clone();
+    g.bench_function("f_ours_channel_extended", |b| {
+        let mut nonce = 0u32;
+        b.iter(|| {
+            nonce = nonce.wrapping_add(1);
+            black_box(ours.validate(&share, nonce, None))
+        })
+    });
+    let mut fresh = fx.extranonce.clone();
+    g.bench_function("f_ours_channel_extended_fresh_extranonce", |b| {
+        let mut nonce = 0u32;
+        b.iter(|| {
+            nonce = nonce.wrapping_add(1);
+            fresh[..4].copy_from_slice(&nonce.to_le_bytes());
+            black_box(ours.validate(&share, nonce, Some(&fresh)))
+        })
+    });
     g.finish();
 
     summary(&mut fx);
@@ -519,6 +653,25 @@ fn summary(fx: &mut Fixture) {
         per_run,
     );
 
+    let mut ours = OurChannel::new(fx);
+    let share = fx.share.clone();
+    let f = time_ns(
+        || {
+            nonce = nonce.wrapping_add(1);
+            black_box(ours.validate(&share, nonce, None));
+        },
+        per_run,
+    );
+    let mut fresh = fx.extranonce.clone();
+    let f_fresh = time_ns(
+        || {
+            nonce = nonce.wrapping_add(1);
+            fresh[..4].copy_from_slice(&nonce.to_le_bytes());
+            black_box(ours.validate(&share, nonce, Some(&fresh)));
+        },
+        per_run,
+    );
+
     println!();
     println!(
         "== share validation summary (Instant-timed medians, backend {}) ==",
@@ -547,6 +700,8 @@ fn summary(fx: &mut Fixture) {
             d_cached,
         ),
         ("(e) extended share via SRI channels_sv2 8.0.0", e),
+        ("(f) the same share via our ExtendedChannel", f),
+        ("(f') ExtendedChannel, fresh extranonce per share", f_fresh),
     ];
     for (name, v) in rows {
         println!("{name:<56} {v:>10.1}");
@@ -570,6 +725,8 @@ fn summary(fx: &mut Fixture) {
         ("(d single)/(e)".to_string(), d / e, true),
         ("(d batch)/(e)".to_string(), d_batch / e, true),
         ("(d root cached)/(e)".to_string(), d_cached / e, true),
+        ("(f channel)/(e)".to_string(), f / e, true),
+        ("(f' channel fresh)/(e)".to_string(), f_fresh / e, true),
     ];
     for (label, r, speedup) in ratios {
         if speedup {
