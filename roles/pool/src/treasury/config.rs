@@ -26,8 +26,9 @@ pub struct TreasuryConfig {
     /// when no later work flush arrived (default: twice the flush interval plus 5 s).
     #[serde(default)]
     pub attribution_grace_secs: Option<u64>,
-    /// Blocks of the best chain scanned for blocks of this pool missing from the ledger (found
-    /// while the pool was being killed) when catching up after a restart.
+    /// Blocks of the best chain scanned per tracker round for blocks of this pool missing from
+    /// the ledger (found while the pool was being killed) when catching up after a restart; the
+    /// scan resumes where it stopped, so no block is skipped however long the pool was down.
     #[serde(default = "default_scan_limit")]
     pub recovery_scan_limit: u64,
     /// Raw per-flush work rows older than this are pruned (per-minute site figures are kept).

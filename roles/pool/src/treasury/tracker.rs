@@ -52,7 +52,8 @@ pub struct TrackerConfig {
     pub payout_scripts: Vec<ScriptBuf>,
     /// The node's network (for the block subsidy of recovered blocks).
     pub network: Network,
-    /// At most this many blocks below the tip are scanned when catching up.
+    /// At most this many blocks are scanned per round when catching up (the next round
+    /// resumes where this one stopped).
     pub scan_limit: u64,
     /// A block missing from the ledger is recovered only once it is at least this old (the
     /// pool's own recording normally wins the race): by its header time, or by when the
@@ -201,11 +202,14 @@ impl Tracker {
             blocking(move || ledger.set_meta("scan_height", &tip_height.to_string())).await?;
             return Ok(false);
         };
-        let start = (scanned.saturating_sub(SCAN_OVERLAP) + 1)
-            .max(tip_height.saturating_sub(self.cfg.scan_limit) + 1);
+        // Resume where the last scan stopped, never skipping a block: a pool restarted again
+        // and again before its scans caught up must still find every block it lost. A round
+        // scans at most `scan_limit` blocks; the next round goes on from there.
+        let start = scanned.saturating_sub(SCAN_OVERLAP) + 1;
+        let end = tip_height.min(start.saturating_add(self.cfg.scan_limit.max(1) - 1));
         let mut done = scanned.min(tip_height);
-        let mut behind = false;
-        for h in start..=tip_height {
+        let mut behind = end < tip_height;
+        for h in start..=end {
             let Some(hash) = self.node.block_hash(h).await? else {
                 break;
             };
