@@ -4,8 +4,6 @@
 //! match the ledger; a screenshot is saved to `target/treasury-dashboard.png`.
 //! Skipped, with a message, only where `/usr/bin/chromium` is absent.
 
-#[path = "treasury_support/miner.rs"]
-mod miner;
 mod treasury_support;
 
 use std::path::{Path, PathBuf};
@@ -13,11 +11,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bitcoin::hashes::Hash;
-use miner::Miner;
 use pool::accounting::WorkSink;
 use pool::config::PoolConfig;
 use pool::treasury::reports;
 use test_utils::bitcoind::{StandIn, StandInConfig};
+use treasury_support::miner::Miner;
 use treasury_support::{authority, temp_dir, treasury_config};
 
 const CHROMIUM: &str = "/usr/bin/chromium";

@@ -8,24 +8,23 @@
 //! Needs `TEST_POSTGRES_URL` (CI's `.ci/run` starts a PostgreSQL and sets it); without it the
 //! test is skipped with a loud message.
 
-#[path = "treasury_support/miner.rs"]
-mod miner;
 mod treasury_support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use bitcoin::hashes::Hash;
-use miner::Miner;
 use pool::config::PoolConfig;
 use pool::treasury::ledger::Ledger;
 use pool::treasury::reports;
 use pool::treasury::settings::LedgerSettings;
 use sv2_noise::secp256k1::XOnlyPublicKey;
 use test_utils::bitcoind::{StandIn, StandInConfig};
+use treasury_support::miner::Miner;
+use treasury_support::process::{free_addr, spawn_pool};
 use treasury_support::{authority, fresh_postgres_database, postgres_url, temp_dir};
 
 /// Full extranonce length the test config gives coinbases (`[mining] extranonce_size`).
@@ -46,28 +45,11 @@ impl Drop for Node {
     }
 }
 
-fn free_addr() -> SocketAddr {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-}
-
 fn spawn_node(id: u8, text: &str, dir: &Path, addr: SocketAddr) -> Node {
     let config = dir.join(format!("pool-{id}.toml"));
     std::fs::write(&config, text).expect("config written");
     let log = dir.join(format!("pool-{id}.log"));
-    let out = std::fs::File::create(&log).expect("log file");
-    let err = out.try_clone().expect("log file");
-    let child = Command::new(env!("CARGO_BIN_EXE_sv2-pool"))
-        .arg("--config")
-        .arg(&config)
-        .arg("run")
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err)
-        .spawn()
-        .expect("sv2-pool starts");
+    let child = spawn_pool(&config, &log);
     Node {
         id,
         addr,

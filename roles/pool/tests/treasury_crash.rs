@@ -3,64 +3,20 @@
 //! SIGKILLed at random moments, restarted, and at the end the ledger must hold every block the
 //! stand-in accepted exactly once, all credited, with balances equal to the sum of entries.
 
-#[path = "treasury_support/miner.rs"]
-mod miner;
 mod treasury_support;
 
 use std::collections::BTreeSet;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use bitcoin::hashes::Hash;
 use bitcoin::secp256k1::rand::Rng;
-use miner::Miner;
 use pool::config::PoolConfig;
 use pool::treasury::ledger::Ledger;
 use pool::treasury::reports;
 use pool::treasury::settings::LedgerSettings;
 use test_utils::bitcoind::{StandIn, StandInConfig};
+use treasury_support::process::{connect_when_up, free_addr, spawn_pool};
 use treasury_support::{authority, temp_dir, treasury_config};
-
-fn spawn_pool(config: &Path, log: &Path) -> Child {
-    let out = std::fs::File::create(log).expect("log file");
-    let err = out.try_clone().expect("log file");
-    Command::new(env!("CARGO_BIN_EXE_sv2-pool"))
-        .arg("--config")
-        .arg(config)
-        .arg("run")
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err)
-        .spawn()
-        .expect("sv2-pool starts")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
-async fn connect(
-    addr: std::net::SocketAddr,
-    key: sv2_noise::secp256k1::XOnlyPublicKey,
-    id: &str,
-) -> Miner {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        match Miner::connect(addr, key, id).await {
-            Ok(m) => return m,
-            Err(e) if Instant::now() < deadline => {
-                let _ = e;
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            Err(e) => panic!("pool did not come up: {e}"),
-        }
-    }
-}
 
 fn open(settings: &LedgerSettings) -> Ledger {
     Ledger::open(settings.clone()).expect("ledger opens")
@@ -74,7 +30,7 @@ async fn sigkill_at_random_points_loses_and_doubles_nothing() {
     let dir = temp_dir("crash");
     let db = dir.join("ledger.db");
     let (key, pub_s, sec_s) = authority();
-    let addr: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let addr = free_addr();
     let text = treasury_config(
         &standin.url(),
         &addr.to_string(),
@@ -96,7 +52,7 @@ async fn sigkill_at_random_points_loses_and_doubles_nothing() {
         } else {
             "ams2.crash"
         };
-        let mut m = connect(addr, key, id).await;
+        let mut m = connect_when_up(addr, key, id).await;
         let kill_after = Duration::from_millis(rng.gen_range(200..2500));
         let mining = async {
             let mut found = 0u32;

@@ -4,8 +4,6 @@
 //! blocks mature the rest. The ledger, the CLI report and the dashboard page must show the
 //! right immature, mature and orphaned amounts per site and partner, to the satoshi.
 
-#[path = "treasury_support/miner.rs"]
-mod miner;
 mod treasury_support;
 
 use std::sync::Arc;
@@ -13,13 +11,13 @@ use std::time::Duration;
 
 use bitcoin::hashes::Hash;
 use clap::Parser;
-use miner::Miner;
 use pool::accounting::WorkSink;
 use pool::config::PoolConfig;
 use pool::treasury::ledger::Ledger;
 use pool::treasury::reports;
 use pool::treasury::settings::Database;
 use test_utils::bitcoind::{StandIn, StandInConfig};
+use treasury_support::miner::Miner;
 use treasury_support::{authority, treasury_config};
 
 const BTC50: i64 = 5_000_000_000;

@@ -4,19 +4,17 @@
 //! `recovery_scan_limit`. The chain tracker resumes its scan where it stopped, a limited
 //! number of blocks per round, and still records the block, once.
 
-#[path = "treasury_support/miner.rs"]
-mod miner;
 mod treasury_support;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use bitcoin::hashes::Hash;
-use miner::Miner;
 use pool::accounting::{MemorySink, WorkSink};
 use pool::config::PoolConfig;
 use pool::treasury::reports;
 use test_utils::bitcoind::{StandIn, StandInConfig};
+use treasury_support::miner::Miner;
 use treasury_support::{authority, temp_dir, treasury_config};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,63 +4,19 @@
 //! pool replays its work journal: the ledger then holds exactly the acknowledged shares, and
 //! another kill and restart does not count them twice.
 
-#[path = "treasury_support/miner.rs"]
-mod miner;
 mod treasury_support;
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use bitcoin::hashes::Hash;
-use miner::Miner;
 use pool::config::PoolConfig;
 use pool::treasury::ledger::Ledger;
 use pool::treasury::period::Range;
 use pool::treasury::reports;
 use pool::treasury::settings::LedgerSettings;
 use test_utils::bitcoind::{StandIn, StandInConfig};
+use treasury_support::process::{connect_when_up, free_addr, spawn_pool};
 use treasury_support::{authority, temp_dir, treasury_config};
-
-fn spawn_pool(config: &Path, log: &Path) -> Child {
-    let out = std::fs::File::create(log).expect("log file");
-    let err = out.try_clone().expect("log file");
-    Command::new(env!("CARGO_BIN_EXE_sv2-pool"))
-        .arg("--config")
-        .arg(config)
-        .arg("run")
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err)
-        .spawn()
-        .expect("sv2-pool starts")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
-async fn connect(
-    addr: std::net::SocketAddr,
-    key: sv2_noise::secp256k1::XOnlyPublicKey,
-    id: &str,
-) -> Miner {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        match Miner::connect(addr, key, id).await {
-            Ok(m) => return m,
-            Err(e) if Instant::now() < deadline => {
-                let _ = e;
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            Err(e) => panic!("pool did not come up: {e}"),
-        }
-    }
-}
 
 /// Accepted shares per site in the ledger.
 fn ledger_shares(settings: &LedgerSettings, site: &str) -> u64 {
@@ -109,9 +65,7 @@ async fn acknowledged_work_survives_sigkill_exactly_once() {
     let dir = temp_dir("work-journal");
     let db = dir.join("ledger.db");
     let (key, pub_s, sec_s) = authority();
-    let addr: std::net::SocketAddr = format!("127.0.0.1:{}", free_port())
-        .parse()
-        .expect("address");
+    let addr = free_addr();
     let text = treasury_config(
         &standin.url(),
         &addr.to_string(),
@@ -132,7 +86,7 @@ async fn acknowledged_work_survives_sigkill_exactly_once() {
 
     // Round 1: shares acknowledged, then SIGKILL long before any periodic flush.
     let mut child = spawn_pool(&config, &dir.join("pool-1.log"));
-    let mut m = connect(addr, key, "fra1.journal").await;
+    let mut m = connect_when_up(addr, key, "fra1.journal").await;
     let mut acked = 0u64;
     for _ in 0..30 {
         let tip = standin.tip().hash.to_byte_array();
@@ -153,7 +107,7 @@ async fn acknowledged_work_survives_sigkill_exactly_once() {
 
     // Round 2: the restart replays the journal into the ledger.
     let mut child = spawn_pool(&config, &dir.join("pool-2.log"));
-    let m = connect(addr, key, "fra1.journal").await;
+    let m = connect_when_up(addr, key, "fra1.journal").await;
     expect_ledger_shares(&settings, "fra1", acked).await;
     child.kill().expect("SIGKILL");
     child.wait().expect("reaped");
@@ -161,7 +115,7 @@ async fn acknowledged_work_survives_sigkill_exactly_once() {
 
     // Round 3: nothing new was acknowledged; the replayed work is not counted again.
     let mut child = spawn_pool(&config, &dir.join("pool-3.log"));
-    let m = connect(addr, key, "fra1.journal").await;
+    let m = connect_when_up(addr, key, "fra1.journal").await;
     expect_ledger_shares(&settings, "fra1", acked).await;
     child.kill().expect("SIGKILL");
     child.wait().expect("reaped");

@@ -2,6 +2,9 @@
 //! ledger settings with two hosted sites.
 #![allow(dead_code)]
 
+pub mod miner;
+pub mod process;
+
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 
