@@ -474,6 +474,24 @@ impl WorkAggregator {
         }
     }
 
+    /// Journal files written since the last call, to `fdatasync` off the share path (empty
+    /// without a journal). See [`WorkJournal::take_unsynced`].
+    pub fn journal_unsynced(&self) -> Vec<std::fs::File> {
+        let Some(Ok(mut journal)) = self.journal.as_ref().map(|j| j.lock()) else {
+            return Vec::new();
+        };
+        journal.take_unsynced().unwrap_or_else(|e| {
+            metrics::counter!("pool_work_journal_errors_total").increment(1);
+            tracing::error!(error = %e, "work journal: cannot prepare a sync");
+            Vec::new()
+        })
+    }
+
+    /// Whether acknowledged work is journaled.
+    pub fn has_journal(&self) -> bool {
+        self.journal.is_some()
+    }
+
     /// The ledger holds every journal entry up to `upto`: delete the segments it covers.
     pub fn release(&self, upto: u64) {
         if let Some(Ok(mut journal)) = self.journal.as_ref().map(|j| j.lock()) {

@@ -192,6 +192,10 @@ pub struct AccountingConfig {
     /// file's path + `.work-journal`; with PostgreSQL set one per pool node (no journal
     /// otherwise: work of the last flush interval is lost in a crash).
     pub journal_dir: Option<std::path::PathBuf>,
+    /// Milliseconds between `fdatasync`s of the work journal (0: never, the default; a killed
+    /// process loses nothing either way, a power loss loses at most this much acknowledged
+    /// work). The sync runs off the share path.
+    pub journal_sync_ms: u64,
 }
 
 fn default_pool_tag() -> String {
@@ -239,6 +243,7 @@ impl Default for AccountingConfig {
         AccountingConfig {
             flush_interval_secs: 5,
             journal_dir: None,
+            journal_sync_ms: 0,
         }
     }
 }
@@ -420,6 +425,13 @@ impl PoolConfig {
                 "accounting.flush_interval_secs",
                 "is 0",
                 "use e.g. 5",
+            ));
+        }
+        if self.accounting.journal_sync_ms > 0 && self.work_journal_dir().is_none() {
+            return Err(ConfigError::new(
+                "accounting.journal_sync_ms",
+                "is set but no work journal is kept",
+                "set accounting.journal_dir (or use a SQLite ledger), or remove the key",
             ));
         }
         crate::treasury::config::validate(

@@ -273,6 +273,13 @@ pub async fn start_pool(
         }));
     }
 
+    if cfg.accounting.journal_sync_ms > 0 && work.has_journal() {
+        tasks.push(spawn_journal_sync(
+            work.clone(),
+            Duration::from_millis(cfg.accounting.journal_sync_ms),
+        ));
+    }
+
     let mut session = session_settings(&cfg);
     session.declared_blocks = Some(spawn_declared_recorder(sink.clone(), &mut tasks));
     if let Some(jd) = &cfg.job_declaration {
@@ -299,6 +306,34 @@ pub async fn start_pool(
         node_state,
         jobs: jobs_rx,
         tasks,
+    })
+}
+
+/// Every `every`, `fdatasync`s the journal files written since the last round (group commit:
+/// share handling never waits for the disk).
+fn spawn_journal_sync(work: Arc<WorkAggregator>, every: Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let files = work.journal_unsynced();
+            if files.is_empty() {
+                continue;
+            }
+            let started = std::time::Instant::now();
+            let synced =
+                tokio::task::spawn_blocking(move || files.iter().try_for_each(|f| f.sync_data()))
+                    .await;
+            match synced {
+                Ok(Ok(())) => metrics::histogram!("pool_work_journal_sync_seconds")
+                    .record(started.elapsed().as_secs_f64()),
+                res => {
+                    metrics::counter!("pool_work_journal_errors_total").increment(1);
+                    tracing::error!(?res, "work journal: fdatasync failed");
+                }
+            }
+        }
     })
 }
 

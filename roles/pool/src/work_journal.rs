@@ -4,8 +4,11 @@
 //!
 //! The journal is a directory of segment files `segment-<first seq>.log`, one line per worker
 //! and commit: `seq \t unix time \t shares \t difficulty (f64 bits, hex) \t rejected \t site.worker`.
-//! Every commit is one `write(2)` of whole lines (the kernel keeps it when the process dies; a
-//! power loss can still lose the page cache, like any unsynced file). Sequence numbers only
+//! Every commit is one `write(2)` of whole lines (the kernel keeps it when the process dies).
+//! Against power loss, [`WorkJournal::take_unsynced`] hands out the files written since the
+//! last call, for a background task to `fdatasync` every `accounting.journal_sync_ms` (group
+//! commit off the hot path: a power loss then loses at most that much acknowledged work).
+//! Sequence numbers only
 //! grow. The ledger stores the last sequence number whose work it holds
 //! (`work_journal.applied_seq` per node) in the same transaction as the work rows, so replaying
 //! the journal after a restart adds exactly the work that never reached the ledger.
@@ -80,6 +83,11 @@ pub struct WorkJournal {
     next_seq: u64,
     /// Closed segments: (path, last sequence number in it).
     closed: Vec<(PathBuf, u64)>,
+    /// Whether the open segment was written since [`WorkJournal::take_unsynced`] last ran.
+    dirty: bool,
+    /// Segments closed with unsynced writes, and whether the directory gained a segment.
+    unsynced: Vec<File>,
+    dir_changed: bool,
 }
 
 fn segment_path(dir: &Path, first: u64) -> PathBuf {
@@ -139,6 +147,9 @@ impl WorkJournal {
                 segment_first: next_seq,
                 next_seq,
                 closed,
+                dirty: false,
+                unsynced: Vec::new(),
+                dir_changed: true,
             },
             pending,
         ))
@@ -160,7 +171,24 @@ impl WorkJournal {
             self.next_seq += 1;
         }
         self.file.write_all(buf.as_bytes())?;
+        self.dirty = true;
         Ok(self.next_seq - 1)
+    }
+
+    /// Handles to every journal file written since the last call (and the directory, when a
+    /// segment was created), to be `fdatasync`ed without holding the journal: syncing a
+    /// duplicated descriptor flushes the same file.
+    pub fn take_unsynced(&mut self) -> io::Result<Vec<File>> {
+        let mut files = std::mem::take(&mut self.unsynced);
+        if self.dirty {
+            files.push(self.file.try_clone()?);
+            self.dirty = false;
+        }
+        if self.dir_changed {
+            files.push(File::open(&self.dir)?);
+            self.dir_changed = false;
+        }
+        Ok(files)
     }
 
     /// The last sequence number written (0 if none ever was).
@@ -176,7 +204,11 @@ impl WorkJournal {
             let file = open_segment(&self.dir, self.next_seq)?;
             self.closed
                 .push((segment_path(&self.dir, self.segment_first), last));
-            self.file = file;
+            let old = std::mem::replace(&mut self.file, file);
+            if std::mem::take(&mut self.dirty) {
+                self.unsynced.push(old);
+            }
+            self.dir_changed = true;
             self.segment_first = self.next_seq;
         }
         Ok(last)
@@ -251,6 +283,32 @@ mod tests {
         drop(j3);
         let (_j4, pending) = WorkJournal::open(&dir, 3).unwrap();
         assert_eq!(pending.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![4]);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn unsynced_files_are_handed_out_once() {
+        let dir = std::env::temp_dir().join(format!("wj-sync-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (mut j, _) = WorkJournal::open(&dir, 0).unwrap();
+        // A new journal: the directory gained a segment.
+        assert_eq!(j.take_unsynced().unwrap().len(), 1);
+        assert!(j.take_unsynced().unwrap().is_empty(), "nothing new");
+        j.append(1, &[(worker("a.b"), 1, 1.0, 0)]).unwrap();
+        let files = j.take_unsynced().unwrap();
+        assert_eq!(files.len(), 1, "the open segment");
+        for f in files {
+            f.sync_data().unwrap();
+        }
+        j.append(2, &[(worker("a.b"), 1, 1.0, 0)]).unwrap();
+        j.rotate().unwrap();
+        // The closed segment, still unsynced, and the directory (new segment).
+        assert_eq!(j.take_unsynced().unwrap().len(), 2);
+        j.rotate().unwrap();
+        assert!(
+            j.take_unsynced().unwrap().is_empty(),
+            "empty segments are not rotated"
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -73,7 +73,11 @@ async fn acknowledged_work_survives_sigkill_exactly_once() {
         &sec_s,
         &db.display().to_string(),
     )
-    .replace("flush_interval_secs = 1", "flush_interval_secs = 60");
+    // The journal is also fdatasync'ed every 20 ms (group commit) while the pool is killed.
+    .replace(
+        "flush_interval_secs = 1",
+        "flush_interval_secs = 60\njournal_sync_ms = 20",
+    );
     let config = dir.join("pool.toml");
     std::fs::write(&config, &text).expect("config written");
     let cfg = PoolConfig::parse(&text).expect("valid");
@@ -82,7 +86,21 @@ async fn acknowledged_work_survives_sigkill_exactly_once() {
         Some(dir.join("ledger.db.work-journal")),
         "a SQLite ledger gets a journal beside it by default"
     );
+    assert_eq!(cfg.accounting.journal_sync_ms, 20);
     let settings = LedgerSettings::from_config(&cfg).expect("treasury");
+    // Syncing needs a journal: a pool without a ledger or journal_dir is refused at start.
+    let authority = test_utils::fixtures::Authority::generate();
+    let payout = test_utils::fixtures::regtest_address(7).to_string();
+    let without = test_utils::fixtures::PoolToml {
+        tables: "[accounting]\njournal_sync_ms = 20\n",
+        ..test_utils::fixtures::PoolToml::new(&standin, &authority, &payout)
+    }
+    .text();
+    let err = PoolConfig::parse(&without).expect_err("sync without a journal");
+    assert!(
+        err.to_string().contains("accounting.journal_sync_ms"),
+        "{err}"
+    );
 
     // Round 1: shares acknowledged, then SIGKILL long before any periodic flush.
     let mut child = spawn_pool(&config, &dir.join("pool-1.log"));
