@@ -84,6 +84,11 @@ role_kit::listener_section! {
         /// extranonce prefixes.
         #[serde(default)]
         pub node_id: u8,
+        /// Let several pool processes on this host listen on the same address
+        /// (`SO_REUSEPORT`: the kernel spreads new connections over them). Give each its own
+        /// `node_id`; they share a PostgreSQL ledger like nodes behind a load balancer.
+        #[serde(default)]
+        pub reuse_port: bool,
     }
 }
 

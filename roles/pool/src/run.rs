@@ -175,12 +175,12 @@ pub async fn start_pool(
     .map_err(|e| StartError::Config(format!("config key `mining.extranonce_size`: {e}")))?;
     let allocator = Arc::new(ChannelAllocator::new(extranonce));
 
-    let listener = TcpListener::bind(cfg.server.listen)
-        .await
-        .map_err(|e| StartError::Listen {
+    let listener = bind_listener(cfg.server.listen, cfg.server.reuse_port).map_err(|e| {
+        StartError::Listen {
             addr: cfg.server.listen,
             detail: e.to_string(),
-        })?;
+        }
+    })?;
     let local_addr = listener.local_addr().map_err(|e| StartError::Listen {
         addr: cfg.server.listen,
         detail: e.to_string(),
@@ -307,6 +307,22 @@ pub async fn start_pool(
         jobs: jobs_rx,
         tasks,
     })
+}
+
+/// Binds the SV2 listener; with `reuse_port`, other processes may bind the same address and
+/// the kernel spreads new connections over all of them.
+fn bind_listener(addr: SocketAddr, reuse_port: bool) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    if reuse_port {
+        socket.set_reuseport(true)?;
+    }
+    socket.bind(addr)?;
+    socket.listen(4096)
 }
 
 /// Every `every`, `fdatasync`s the journal files written since the last round (group commit:

@@ -24,7 +24,7 @@ use pool::treasury::settings::LedgerSettings;
 use sv2_noise::secp256k1::XOnlyPublicKey;
 use test_utils::bitcoind::{StandIn, StandInConfig};
 use treasury_support::miner::Miner;
-use treasury_support::process::{free_addr, spawn_pool};
+use treasury_support::process::{free_addr, spawn_pool_child};
 use treasury_support::{authority, fresh_postgres_database, postgres_url, temp_dir};
 
 /// Full extranonce length the test config gives coinbases (`[mining] extranonce_size`).
@@ -49,7 +49,7 @@ fn spawn_node(id: u8, text: &str, dir: &Path, addr: SocketAddr) -> Node {
     let config = dir.join(format!("pool-{id}.toml"));
     std::fs::write(&config, text).expect("config written");
     let log = dir.join(format!("pool-{id}.log"));
-    let child = spawn_pool(&config, &log);
+    let child = spawn_pool_child(&config, &log);
     Node {
         id,
         addr,

@@ -77,8 +77,7 @@ async fn sigkill_at_random_points_loses_and_doubles_nothing() {
             _ = tokio::time::sleep(kill_after) => {}
             _ = mining => {}
         }
-        child.kill().expect("SIGKILL");
-        child.wait().expect("reaped");
+        child.sigkill();
         kills += 1;
         eprintln!(
             "round {round}: killed after {kill_after:?}, stand-in has {} blocks from the pool",
@@ -120,8 +119,7 @@ async fn sigkill_at_random_points_loses_and_doubles_nothing() {
         drop(l);
         tokio::time::sleep(Duration::from_millis(300)).await;
     };
-    child.kill().expect("SIGKILL");
-    child.wait().expect("reaped");
+    child.sigkill();
 
     // Exactly once, all credited, sums exact.
     let blocks = reports::blocks(&ledger, None, 100_000).unwrap();

@@ -114,8 +114,7 @@ async fn acknowledged_work_survives_sigkill_exactly_once() {
         }
     }
     assert!(acked >= 10, "shares were acknowledged ({acked})");
-    child.kill().expect("SIGKILL");
-    child.wait().expect("reaped");
+    child.sigkill();
     drop(m);
     assert_eq!(
         tokio::task::block_in_place(|| ledger_shares(&settings, "fra1")),
@@ -127,15 +126,13 @@ async fn acknowledged_work_survives_sigkill_exactly_once() {
     let mut child = spawn_pool(&config, &dir.join("pool-2.log"));
     let m = connect_when_up(addr, key, "fra1.journal").await;
     expect_ledger_shares(&settings, "fra1", acked).await;
-    child.kill().expect("SIGKILL");
-    child.wait().expect("reaped");
+    child.sigkill();
     drop(m);
 
     // Round 3: nothing new was acknowledged; the replayed work is not counted again.
     let mut child = spawn_pool(&config, &dir.join("pool-3.log"));
     let m = connect_when_up(addr, key, "fra1.journal").await;
     expect_ledger_shares(&settings, "fra1", acked).await;
-    child.kill().expect("SIGKILL");
-    child.wait().expect("reaped");
+    child.sigkill();
     drop(m);
 }

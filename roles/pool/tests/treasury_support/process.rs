@@ -9,8 +9,31 @@ use sv2_noise::secp256k1::XOnlyPublicKey;
 
 use super::miner::Miner;
 
+/// A running `sv2-pool`, killed when dropped (a failing test leaves no pool behind).
+pub struct PoolProcess(pub Child);
+
+impl PoolProcess {
+    /// SIGKILL, and wait for the process to be gone.
+    pub fn sigkill(&mut self) {
+        self.0.kill().expect("SIGKILL");
+        self.0.wait().expect("reaped");
+    }
+}
+
+impl Drop for PoolProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Starts `sv2-pool --config <config> run` with its output in `log`.
-pub fn spawn_pool(config: &Path, log: &Path) -> Child {
+pub fn spawn_pool(config: &Path, log: &Path) -> PoolProcess {
+    PoolProcess(spawn_pool_child(config, log))
+}
+
+/// [`spawn_pool`] as a plain child process (the caller kills it).
+pub fn spawn_pool_child(config: &Path, log: &Path) -> Child {
     let out = std::fs::File::create(log).expect("log file");
     let err = out.try_clone().expect("log file");
     Command::new(env!("CARGO_BIN_EXE_sv2-pool"))
