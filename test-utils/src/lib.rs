@@ -11,6 +11,7 @@
 //! * [`sv2_client`]: a raw SV2 client over Noise for end-to-end tests.
 #![deny(missing_docs)]
 
+pub mod bin_io;
 pub mod bitcoind;
 pub mod cli;
 pub mod fixtures;

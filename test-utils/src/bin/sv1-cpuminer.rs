@@ -149,24 +149,12 @@ fn report(stats: &MinerStats, path: Option<&PathBuf>) -> Result<(), String> {
         stats.elapsed_secs
     );
     let Some(path) = path else { return Ok(()) };
-    let json = serde_json::to_string_pretty(stats).map_err(|e| e.to_string())?;
-    if path.as_os_str() == "-" {
-        println!("{json}");
-        Ok(())
-    } else {
-        std::fs::write(path, json + "\n").map_err(|e| format!("{}: {e}", path.display()))
-    }
+    test_utils::bin_io::write_json(path, stats)
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    test_utils::bin_io::init_stderr_logging("info");
     let args = Args::parse();
     let miner = match start(&args) {
         Ok(m) => m,

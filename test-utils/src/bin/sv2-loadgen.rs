@@ -328,9 +328,7 @@ fn sv1_options(a: &Sv1Args) -> Sv1LoadOptions {
 fn finish(report: Report, output: &Output) -> Result<(), LoadError> {
     println!("{}", report.table());
     if let Some(path) = &output.json {
-        let text = serde_json::to_string_pretty(&report)
-            .map_err(|e| LoadError::Config(format!("JSON: {e}")))?;
-        std::fs::write(path, text + "\n")?;
+        test_utils::bin_io::write_json(path, &report).map_err(LoadError::Config)?;
         eprintln!("report written to {}", path.display());
     }
     Ok(())
@@ -390,12 +388,7 @@ max_invalid_shares_per_minute = 4000000000
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+    test_utils::bin_io::init_stderr_logging("warn");
     let mut rt = tokio::runtime::Builder::new_multi_thread();
     rt.enable_all();
     if let Some(t) = cli.threads {
