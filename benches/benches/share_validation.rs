@@ -2,7 +2,8 @@
 //! and extended share paths (single and batch), the same extended share
 //! through SRI's `channels_sv2` and through our whole channel
 //! (`ExtendedChannel::validate_share`: job lookup, version/ntime checks, hash,
-//! target, duplicates), and multi-threaded throughput.
+//! target, duplicates; and `validate_shares` on 16 at once), and
+//! multi-threaded throughput.
 //!
 //! Run: `cargo bench -p benches --bench share_validation -- --warm-up-time 1 --measurement-time 3`
 //! After the criterion group a summary table (timed with `Instant` in the same
@@ -24,7 +25,7 @@ use sha2::digest::generic_array::GenericArray;
 use sha2::{Digest, Sha256};
 use sv2_mining::channel::{
     ChainTip, ChannelConfig, ExtendedChannel as OurExtendedChannel, JobTemplate, ShareError,
-    SubmitExtended,
+    ShareOutcome, SubmitExtended,
 };
 use sv2_mining::coinbase::CoinbaseParts;
 use sv2_mining::hash::Backend;
@@ -252,6 +253,35 @@ impl OurChannel {
             .validate_share(&share, self.now_ms)
             .accepted()
             .is_some()
+    }
+
+    /// Validates [`BATCH`] copies of the fixture's share in one `validate_shares` call, each
+    /// with a fresh extranonce (`ens`, rewritten from `round`) and nonce; returns how many
+    /// were accepted. `out` is reused.
+    #[inline]
+    fn validate_batch(
+        &mut self,
+        fx_share: &SubmitSharesExtendedOwned,
+        round: u32,
+        ens: &mut [Vec<u8>; BATCH],
+        out: &mut Vec<ShareOutcome>,
+    ) -> usize {
+        let base = round.wrapping_mul(BATCH as u32);
+        for (i, en) in ens.iter_mut().enumerate() {
+            en[..4].copy_from_slice(&base.wrapping_add(i as u32).to_le_bytes());
+        }
+        let shares: [SubmitExtended<'_>; BATCH] = core::array::from_fn(|i| SubmitExtended {
+            channel_id: 1,
+            sequence_number: base.wrapping_add(i as u32),
+            job_id: self.job_id,
+            nonce: base.wrapping_add(i as u32),
+            ntime: fx_share.ntime,
+            version: fx_share.version,
+            extranonce: &ens[i],
+        });
+        out.clear();
+        self.channel.validate_shares(&shares, self.now_ms, out);
+        out.iter().filter(|o| o.accepted().is_some()).count()
     }
 }
 
@@ -497,6 +527,22 @@ fn bench_group(c: &mut Criterion) {
             black_box(ours.validate(&share, nonce, Some(&fresh)))
         })
     });
+    // (f'') the same share, 16 at a time with fresh extranonces, through the batch entry.
+    let mut ens: [Vec<u8>; BATCH] = core::array::from_fn(|_| fx.extranonce.clone());
+    let mut outcomes = Vec::with_capacity(BATCH);
+    assert_eq!(ours.validate_batch(&share, 0, &mut ens, &mut outcomes), 0);
+    assert!(outcomes
+        .iter()
+        .all(|o| o.error() == Some(ShareError::DifficultyTooLow)));
+    g.throughput(Throughput::Elements(BATCH as u64));
+    g.bench_function(format!("f_ours_channel_extended_batch{BATCH}"), |b| {
+        let mut round = 0u32;
+        b.iter(|| {
+            round = round.wrapping_add(1);
+            black_box(ours.validate_batch(&share, round, &mut ens, &mut outcomes))
+        })
+    });
+    g.throughput(Throughput::Elements(1));
     g.finish();
 
     summary(&mut fx);
@@ -671,6 +717,15 @@ fn summary(fx: &mut Fixture) {
         },
         per_run,
     );
+    let mut ens: [Vec<u8>; BATCH] = core::array::from_fn(|_| fx.extranonce.clone());
+    let mut outcomes = Vec::with_capacity(BATCH);
+    let f_batch = time_ns(
+        || {
+            nonce = nonce.wrapping_add(1);
+            black_box(ours.validate_batch(&share, nonce, &mut ens, &mut outcomes));
+        },
+        per_run,
+    ) / BATCH as f64;
 
     println!();
     println!(
@@ -702,6 +757,10 @@ fn summary(fx: &mut Fixture) {
         ("(e) extended share via SRI channels_sv2 8.0.0", e),
         ("(f) the same share via our ExtendedChannel", f),
         ("(f') ExtendedChannel, fresh extranonce per share", f_fresh),
+        (
+            "(f'') ExtendedChannel batch of 16, fresh extranonces",
+            f_batch,
+        ),
     ];
     for (name, v) in rows {
         println!("{name:<56} {v:>10.1}");
@@ -727,6 +786,12 @@ fn summary(fx: &mut Fixture) {
         ("(d root cached)/(e)".to_string(), d_cached / e, true),
         ("(f channel)/(e)".to_string(), f / e, true),
         ("(f' channel fresh)/(e)".to_string(), f_fresh / e, true),
+        ("(f'' channel batch)/(e)".to_string(), f_batch / e, true),
+        (
+            "(f'' batch)/(f' fresh)".to_string(),
+            f_batch / f_fresh,
+            true,
+        ),
     ];
     for (label, r, speedup) in ratios {
         if speedup {

@@ -6,8 +6,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use dashmap::DashMap;
+use futures::{FutureExt, StreamExt};
 use role_kit::net::send_all;
 use sv2_codec::common::{error_codes, mining_flags, SetupConnectionError, SetupConnectionSuccess};
 use sv2_codec::{Frame, Message, Protocol};
@@ -20,6 +21,10 @@ use crate::block::BlockSolution;
 use crate::config::PoolConfig;
 use crate::jobs::PoolJob;
 use crate::session::{MiningSession, SessionSettings};
+
+/// Frames taken from the connection at once: the one awaited plus those already waiting
+/// (back-to-back shares are then validated as a batch).
+const MAX_FRAMES_PER_WAKE: usize = 64;
 
 /// Why a connection ended.
 pub use role_kit::net::ConnError;
@@ -202,6 +207,9 @@ async fn handle(tcp: TcpStream, peer: SocketAddr, shared: Arc<Shared>) -> Result
     );
     vardiff_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut outbox: Vec<Message> = Vec::new();
+    let mut batch: Vec<Message> = Vec::with_capacity(MAX_FRAMES_PER_WAKE);
+    // How the connection ends once the current batch of frames is handled and answered.
+    let mut end: Option<Result<(), ConnError>> = None;
     let mut fanout_since: Option<Instant> = None;
     let result = loop {
         tokio::select! {
@@ -216,37 +224,53 @@ async fn handle(tcp: TcpStream, peer: SocketAddr, shared: Arc<Shared>) -> Result
                     Ok(None) => break Ok(()),
                     Err(e) => break Err(ConnError::Transport(e.to_string())),
                 };
-                let frame = match Frame::from_bytes(bytes) {
-                    Ok(f) => f,
-                    Err(e) => {
-                        metrics::counter!("pool_bad_frames_total", "stage" => "mining").increment(1);
-                        break Err(ConnError::Codec(e.to_string()));
+                match decode(bytes) {
+                    Ok(m) => batch.push(m),
+                    Err(e) => break Err(e),
+                }
+                // The frames already waiting, without blocking. How the connection would end
+                // after them (end of stream, transport or decoding error) takes effect once
+                // they are handled and their replies sent, as frame by frame.
+                while batch.len() < MAX_FRAMES_PER_WAKE {
+                    match reader.next().now_or_never() {
+                        Some(Some(Ok(bytes))) => match decode(bytes) {
+                            Ok(m) => batch.push(m),
+                            Err(e) => {
+                                end = Some(Err(e));
+                                break;
+                            }
+                        },
+                        Some(Some(Err(e))) => {
+                            end = Some(Err(ConnError::Transport(e.to_string())));
+                            break;
+                        }
+                        Some(None) => {
+                            end = Some(Ok(()));
+                            break;
+                        }
+                        None => break,
                     }
-                };
-                let msg = match Message::from_frame(Protocol::Mining, &frame) {
-                    Ok(m) => m,
-                    Err(e) => {
-                        metrics::counter!("pool_bad_frames_total", "stage" => "mining").increment(1);
-                        break Err(ConnError::Codec(e.to_string()));
-                    }
-                };
+                }
                 // Judged against the job this session last handled, not the newest one
-                // published: the client sent this before it could know a newer job, and the
+                // published: the client sent these before it could know a newer job, and the
                 // session must not learn a tip its channels were not told about (the next job
                 // would then go out without SetNewPrevHash).
                 let current = session_job.clone();
                 let mut solutions = Vec::new();
-                if let Err(reason) = session.on_message(msg, current.as_ref(), Instant::now(), &mut outbox, &mut solutions) {
-                    // flush what we have (e.g. error replies) then close
-                    shared.work.commit();
-                    let _ = send_all(&mut writer, &mut outbox, &mut out).await;
-                    break Err(ConnError::Closed(reason));
-                }
+                let handled = session.on_messages(&mut batch, current.as_ref(), Instant::now(), &mut outbox, &mut solutions);
+                batch.clear();
+                // Solutions found before an error still go out, as frame by frame.
                 for s in solutions {
                     if shared.solutions.try_send(s).is_err() {
                         tracing::error!("block solution queue full: solution dropped");
                         metrics::counter!("pool_solutions_dropped_total").increment(1);
                     }
+                }
+                if let Err(reason) = handled {
+                    // flush what we have (e.g. error replies) then close
+                    shared.work.commit();
+                    let _ = send_all(&mut writer, &mut outbox, &mut out).await;
+                    break Err(ConnError::Closed(reason));
                 }
             }
             _ = &mut ack_timer, if ack_armed.is_some() => {
@@ -275,9 +299,24 @@ async fn handle(tcp: TcpStream, peer: SocketAddr, shared: Arc<Shared>) -> Result
                     .record(t.elapsed().as_secs_f64());
             }
         }
+        if let Some(result) = end.take() {
+            break result;
+        }
     };
     session.close();
     result
+}
+
+/// Decodes one mining frame; a bad frame is counted and ends the connection.
+fn decode(bytes: Bytes) -> Result<Message, ConnError> {
+    let frame = Frame::from_bytes(bytes).map_err(|e| {
+        metrics::counter!("pool_bad_frames_total", "stage" => "mining").increment(1);
+        ConnError::Codec(e.to_string())
+    })?;
+    Message::from_frame(Protocol::Mining, &frame).map_err(|e| {
+        metrics::counter!("pool_bad_frames_total", "stage" => "mining").increment(1);
+        ConnError::Codec(e.to_string())
+    })
 }
 
 /// Hands the latest published job to the session (sent to every channel), notes when a new

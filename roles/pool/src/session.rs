@@ -151,6 +151,8 @@ pub struct MiningSession {
     group: Option<Box<GroupChannel>>,
     invalid_window_start: Instant,
     invalid_in_window: u32,
+    /// Verdicts of the share batch being handled (kept to reuse its allocation).
+    outcomes: Vec<ShareOutcome>,
 }
 
 /// Unix time in milliseconds (channels check ntime against it).
@@ -279,6 +281,7 @@ impl MiningSession {
             group: None,
             invalid_window_start: Instant::now(),
             invalid_in_window: 0,
+            outcomes: Vec::new(),
         }
     }
 
@@ -577,6 +580,136 @@ impl MiningSession {
                 Message::from(other).name()
             )),
         }
+    }
+
+    /// Handles messages received together (drained from `msgs`), in order, with the same
+    /// replies, acknowledgements, metrics, work accounting, observer calls and block
+    /// solutions as [`Self::on_message`] on each: every maximal run of two or more consecutive
+    /// `SubmitSharesExtended` on one extended channel is validated as one batch
+    /// ([`ExtendedChannel::validate_shares`]), everything else goes through `on_message`.
+    /// Stops at the first `Err(reason)` (the connection must close); the rest is dropped.
+    pub fn on_messages(
+        &mut self,
+        msgs: &mut Vec<Message>,
+        job: Option<&Arc<PoolJob>>,
+        now: Instant,
+        out: &mut Vec<Message>,
+        solutions: &mut Vec<BlockSolution>,
+    ) -> Result<(), String> {
+        let mut msgs = msgs.drain(..).peekable();
+        let mut run: Vec<SubmitSharesExtended> = Vec::new();
+        while let Some(msg) = msgs.next() {
+            let Some(channel_id) = self.extended_submit_channel(&msg) else {
+                self.on_message(msg, job, now, out, solutions)?;
+                continue;
+            };
+            if msgs
+                .peek()
+                .and_then(|m| self.extended_submit_channel(m))
+                .is_none_or(|next| next != channel_id)
+            {
+                self.on_message(msg, job, now, out, solutions)?;
+                continue;
+            }
+            run.clear();
+            let mut next = Some(msg);
+            while let Some(m) = next.take() {
+                if let Message::Mining(MiningMessage::SubmitSharesExtended(s)) = m {
+                    run.push(s);
+                }
+                if msgs
+                    .peek()
+                    .and_then(|m| self.extended_submit_channel(m))
+                    .is_some_and(|next| next == channel_id)
+                {
+                    next = msgs.next();
+                }
+            }
+            if let Some(job) = job {
+                self.remember(job);
+            }
+            self.submit_extended_run(channel_id, &run, now, out, solutions)?;
+        }
+        Ok(())
+    }
+
+    /// The channel of a `SubmitSharesExtended` on an open extended channel of this session.
+    fn extended_submit_channel(&self, msg: &Message) -> Option<u32> {
+        let Message::Mining(MiningMessage::SubmitSharesExtended(s)) = msg else {
+            return None;
+        };
+        match self.channels.get(&s.channel_id) {
+            Some(Channel {
+                kind: Kind::Extended(_),
+                ..
+            }) => Some(s.channel_id),
+            _ => None,
+        }
+    }
+
+    /// `submit_extended` and the invalid-share check for each of `run` (shares on the
+    /// extended channel `channel_id`), with one batch validation.
+    fn submit_extended_run(
+        &mut self,
+        channel_id: u32,
+        run: &[SubmitSharesExtended],
+        now: Instant,
+        out: &mut Vec<Message>,
+        solutions: &mut Vec<BlockSolution>,
+    ) -> Result<(), String> {
+        let started = Instant::now();
+        let shares: Vec<SubmitExtended<'_>> = run
+            .iter()
+            .map(|s| SubmitExtended {
+                channel_id: s.channel_id,
+                sequence_number: s.sequence_number,
+                job_id: s.job_id,
+                nonce: s.nonce,
+                ntime: s.ntime,
+                version: s.version,
+                extranonce: &s.extranonce,
+            })
+            .collect();
+        let mut outcomes = std::mem::take(&mut self.outcomes);
+        outcomes.clear();
+        match self.channels.get_mut(&channel_id) {
+            Some(Channel {
+                kind: Kind::Extended(c),
+                ..
+            }) => c.validate_shares(&shares, unix_ms(), &mut outcomes),
+            _ => outcomes.extend(run.iter().map(|_| {
+                ShareOutcome::Rejected(sv2_mining::channel::ShareError::InvalidChannelId)
+            })),
+        }
+        let validation = started.elapsed().div_f64(run.len().max(1) as f64);
+        let mut result = Ok(());
+        for (s, outcome) in run.iter().zip(outcomes.drain(..)) {
+            let started = Instant::now();
+            self.observe(
+                s.channel_id,
+                s.job_id,
+                &s.extranonce,
+                (s.version, s.ntime, s.nonce),
+                &outcome,
+            );
+            self.finish(
+                s.channel_id,
+                s.sequence_number,
+                outcome,
+                now,
+                out,
+                solutions,
+            );
+            metrics::histogram!("pool_share_validation_seconds")
+                .record((validation + started.elapsed()).as_secs_f64());
+            result = self.check_invalid_rate(now);
+            if result.is_err() {
+                break;
+            }
+        }
+        outcomes.clear();
+        self.outcomes = outcomes;
+        result
     }
 
     fn check_invalid_rate(&mut self, now: Instant) -> Result<(), String> {
@@ -1136,4 +1269,247 @@ pub fn close_channel_message(channel_id: u32, reason: &str) -> Message {
         channel_id,
         reason_code: reason.into(),
     })
+}
+
+#[cfg(test)]
+mod batch_tests {
+    //! `on_messages` answers exactly as `on_message` on each message in order.
+
+    use super::*;
+    use crate::jobs::{build_job, CoinbaseSettings, PayoutScript};
+    use crate::template::TemplateUpdate;
+    use bitcoin::hashes::Hash;
+    use bitcoin::ScriptBuf;
+    use node_rpc::types::BlockTemplate;
+    use sv2_codec::mining::OpenExtendedMiningChannel;
+
+    /// Records accepted shares.
+    #[derive(Debug, Default)]
+    struct Recorder(Mutex<Vec<String>>);
+
+    impl ShareObserver for Recorder {
+        fn accepted(&self, share: ObservedShare) {
+            if let Ok(mut v) = self.0.lock() {
+                v.push(format!("{share:?}"));
+            }
+        }
+    }
+
+    fn job() -> Arc<PoolJob> {
+        let now = unix_ms() / 1000;
+        let template = BlockTemplate {
+            version: 0x2000_0000,
+            rules: Vec::new(),
+            previousblockhash: bitcoin::BlockHash::from_byte_array([3; 32]),
+            transactions: Vec::new(),
+            coinbasevalue: 50_0000_0000,
+            longpollid: None,
+            target: [0; 32],
+            mintime: now - 600,
+            curtime: now,
+            // About one hash in 256 is a block.
+            bits: 0x2000_ffff,
+            height: 100,
+            default_witness_commitment: None,
+            sigoplimit: 0,
+            weightlimit: 0,
+        };
+        let update = TemplateUpdate {
+            id: 1,
+            template: Arc::new(template),
+            new_tip: true,
+            received_at: Instant::now(),
+        };
+        let settings = CoinbaseSettings {
+            pool_tag: b"/batch/".to_vec(),
+            extranonce_len: 16,
+            payouts: vec![PayoutScript {
+                script: ScriptBuf::from_bytes(vec![0x51]),
+                weight: 1,
+                account: "pool".into(),
+            }],
+        };
+        Arc::new(build_job(&update, &settings).unwrap())
+    }
+
+    fn session(max_invalid: u32, recorder: Arc<Recorder>) -> (MiningSession, Arc<WorkAggregator>) {
+        // About one hash in 16 meets the share target.
+        let difficulty = 16.0 / 4_294_967_296.0;
+        let settings = SessionSettings {
+            channel: ChannelConfig {
+                vardiff: None,
+                fixed_difficulty: difficulty,
+                ..Default::default()
+            },
+            initial_difficulty: difficulty,
+            max_difficulty: 1e12,
+            max_channels: 8,
+            ack_batch: 4,
+            ack_interval_ms: 100,
+            max_invalid_per_minute: max_invalid,
+            custom_jobs: None,
+            share_observer: Some(recorder),
+            declared_blocks: None,
+        };
+        let alloc = ExtranonceAllocator::new(vec![0], 3, 16).unwrap();
+        let work = Arc::new(WorkAggregator::new());
+        let s = MiningSession::new(
+            settings,
+            Arc::new(ChannelAllocator::new(alloc)),
+            work.clone(),
+            0,
+        );
+        (s, work)
+    }
+
+    fn open(request_id: u32) -> Message {
+        Message::from(OpenExtendedMiningChannel {
+            request_id,
+            user_identity: format!("worker{request_id}"),
+            nominal_hash_rate: 0.0,
+            max_target: [0xff; 32],
+            min_extranonce_size: 8,
+        })
+    }
+
+    /// A pseudo-random mix of shares on two extended channels (valid, duplicate, unknown
+    /// job, unknown channel, bad extranonce size, bad version, ntime too low), with an
+    /// `UpdateChannel` now and then.
+    fn messages(job_id: u32, ntime: u32, seed: u64, n: usize) -> Vec<Message> {
+        let mut x = seed | 1;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        (0..n as u32)
+            .map(|i| {
+                let r = next();
+                if r % 41 == 0 {
+                    return Message::from(UpdateChannel {
+                        channel_id: 1 + (r as u32 / 7) % 2,
+                        nominal_hash_rate: 1e6,
+                        maximum_target: [0xff; 32],
+                    });
+                }
+                let channel_id = match r % 53 {
+                    0 => 9,
+                    _ => 1 + ((r >> 8) % 7 == 0) as u32,
+                };
+                let extranonce_len = if (r >> 12) % 29 == 0 { 11 } else { 12 };
+                let extranonce = vec![((r >> 16) % 3) as u8; extranonce_len];
+                Message::from(SubmitSharesExtended {
+                    channel_id,
+                    sequence_number: i,
+                    job_id: if (r >> 20) % 31 == 0 { 77 } else { job_id },
+                    nonce: ((r >> 24) % 400) as u32,
+                    ntime: if (r >> 34) % 37 == 0 { 1 } else { ntime },
+                    version: if (r >> 40) % 23 == 0 {
+                        0xe000_0000
+                    } else {
+                        0x2000_0000
+                    },
+                    extranonce,
+                })
+            })
+            .collect()
+    }
+
+    /// Runs the scenario one message at a time and in batches of `cuts`; returns what each
+    /// produced.
+    fn run(max_invalid: u32, seed: u64, cuts: &[usize]) -> [Vec<String>; 2] {
+        let job = job();
+        let now = Instant::now();
+        let mut results = Vec::new();
+        for batched in [false, true] {
+            let recorder = Arc::new(Recorder::default());
+            let (mut s, work) = session(max_invalid, recorder.clone());
+            let mut out = Vec::new();
+            let mut solutions = Vec::new();
+            for id in 1..=2 {
+                s.on_message(open(id), Some(&job), now, &mut out, &mut solutions)
+                    .unwrap();
+            }
+            let job_id = out
+                .iter()
+                .find_map(|m| match m {
+                    Message::Mining(MiningMessage::NewExtendedMiningJob(j)) => Some(j.job_id),
+                    _ => None,
+                })
+                .unwrap();
+            let mut msgs = messages(job_id, job.ntime, seed, 600);
+            let mut closed = None;
+            if batched {
+                let mut cut = cuts.iter().cycle();
+                while !msgs.is_empty() {
+                    let n = (*cut.next().unwrap()).min(msgs.len());
+                    let rest = msgs.split_off(n);
+                    let r = s.on_messages(&mut msgs, Some(&job), now, &mut out, &mut solutions);
+                    assert!(msgs.is_empty());
+                    msgs = rest;
+                    if let Err(e) = r {
+                        closed = Some(e);
+                        break;
+                    }
+                }
+            } else {
+                for m in msgs {
+                    if let Err(e) = s.on_message(m, Some(&job), now, &mut out, &mut solutions) {
+                        closed = Some(e);
+                        break;
+                    }
+                }
+            }
+            let mut r: Vec<String> = out.iter().map(|m| format!("{m:?}")).collect();
+            r.push(format!("closed: {closed:?}"));
+            r.push(format!("solutions: {}", solutions.len()));
+            // Pending acks and work records come out in hash map order.
+            let mut flushed = Vec::new();
+            s.flush_due_acks(now + Duration::from_secs(1), &mut flushed);
+            let mut tail: Vec<String> = flushed.iter().map(|m| format!("{m:?}")).collect();
+            tail.extend(work.drain().iter().map(|w| format!("{w:?}")));
+            tail.sort();
+            r.extend(tail);
+            r.extend(
+                solutions
+                    .iter()
+                    .map(|b| format!("{:?}", (&b.header, &b.extranonce, b.hash))),
+            );
+            r.extend(recorder.0.lock().unwrap().iter().cloned());
+            results.push(r);
+        }
+        let [a, b]: [Vec<String>; 2] = results.try_into().unwrap();
+        [a, b]
+    }
+
+    #[test]
+    fn batches_answer_like_single_messages() {
+        let mut blocks = 0;
+        for seed in [1u64, 7, 42, 1234, 99, 5, 31337, 8] {
+            let [single, batched] = run(100_000, seed, &[1, 64, 5, 17, 2, 33]);
+            let text = single.join("\n");
+            assert!(text.contains("SubmitSharesSuccess"), "no success");
+            assert!(text.contains("SubmitSharesError"), "no error");
+            assert!(text.contains("duplicate-share"), "no duplicate");
+            assert!(single.len() > 200);
+            assert_eq!(single, batched, "seed {seed}");
+            blocks += single
+                .iter()
+                .filter_map(|l| l.strip_prefix("solutions: ")?.parse::<usize>().ok())
+                .sum::<usize>();
+        }
+        assert!(blocks > 0, "no block found");
+    }
+
+    #[test]
+    fn batches_close_at_the_same_share() {
+        for seed in 1..=12u64 {
+            for max_invalid in [3, 8, 20] {
+                let [single, batched] = run(max_invalid, seed, &[64, 9]);
+                assert!(single.iter().any(|l| l.contains("too many invalid shares")));
+                assert_eq!(single, batched, "seed {seed}, max_invalid {max_invalid}");
+            }
+        }
+    }
 }

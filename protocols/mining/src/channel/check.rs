@@ -48,6 +48,13 @@ pub(crate) trait ShareJob<S>: StoredJob {
     fn parts(&mut self) -> (&JobBase, Option<&mut Self::Hasher>);
     /// The header hash of `share`.
     fn hash(hasher: &mut Self::Hasher, share: &S) -> [u8; 32];
+    /// The header hashes of `shares` into `out` (same length), as [`Self::hash`] gives them
+    /// one by one; kinds with a multi-lane hasher override it.
+    fn hash_many(hasher: &mut Self::Hasher, shares: &[&S], out: &mut [[u8; 32]]) {
+        for (share, o) in shares.iter().zip(out.iter_mut()) {
+            *o = Self::hash(hasher, share);
+        }
+    }
     /// The solved header and the full extranonce of a block candidate.
     fn solution(hasher: &Self::Hasher, base: &JobBase, share: &S) -> (BlockHeader, Vec<u8>);
 }
@@ -62,26 +69,45 @@ pub(crate) fn check_share<S: Submission, J: ShareJob<S>>(
     share: &S,
     now_ms: u64,
 ) -> ShareOutcome {
+    let job = match gate(channel_id, cfg, jobs, share, now_ms) {
+        Ok(job) => job,
+        Err(e) => return ShareOutcome::Rejected(e),
+    };
+    let (base, Some(hasher)) = job.parts() else {
+        return ShareOutcome::Rejected(ShareError::InvalidJobId);
+    };
+    let hash = J::hash(hasher, share);
+    judge::<S, J>(channel_id, base, hasher, seen, share, hash)
+}
+
+/// The checks before hashing (channel id, job, the kind's own check, version rolling, ntime);
+/// returns the share's job, which is active (has a hasher), if they pass. They read only the
+/// job store, the policy and the time, so a share's verdict here does not depend on the
+/// shares judged before it.
+#[inline]
+pub(crate) fn gate<'a, S: Submission, J: ShareJob<S>>(
+    channel_id: u32,
+    cfg: &ChannelConfig,
+    jobs: &'a mut JobStore<J>,
+    share: &S,
+    now_ms: u64,
+) -> Result<&'a mut J, ShareError> {
     let head = share.head();
     if head.channel_id != channel_id {
-        return ShareOutcome::Rejected(ShareError::InvalidChannelId);
+        return Err(ShareError::InvalidChannelId);
     }
     let job = match jobs.lookup(head.job_id) {
         JobLookup::Valid(job) => job,
-        JobLookup::Stale => return ShareOutcome::Rejected(ShareError::StaleShare),
-        JobLookup::Future | JobLookup::Unknown => {
-            return ShareOutcome::Rejected(ShareError::InvalidJobId)
-        }
+        JobLookup::Stale => return Err(ShareError::StaleShare),
+        JobLookup::Future | JobLookup::Unknown => return Err(ShareError::InvalidJobId),
     };
-    if let Err(e) = job.precheck(share) {
-        return ShareOutcome::Rejected(e);
-    }
+    job.precheck(share)?;
     let rolling_allowed = job.version_rolling_allowed();
     let (base, hasher) = job.parts();
-    let (Some(min_ntime), Some(hasher)) = (base.min_ntime, hasher) else {
-        return ShareOutcome::Rejected(ShareError::InvalidJobId);
+    let (Some(min_ntime), true) = (base.min_ntime, hasher.is_some()) else {
+        return Err(ShareError::InvalidJobId);
     };
-    if let Err(e) = check_version_and_ntime(
+    check_version_and_ntime(
         cfg,
         rolling_allowed,
         base.version,
@@ -89,10 +115,22 @@ pub(crate) fn check_share<S: Submission, J: ShareJob<S>>(
         head.version,
         head.ntime,
         now_ms,
-    ) {
-        return ShareOutcome::Rejected(e);
-    }
-    let hash = J::hash(hasher, share);
+    )?;
+    Ok(job)
+}
+
+/// Judges a share that passed [`gate`] by its header `hash`: the job target, duplicates
+/// (recording a new share in `seen`), and the network target for block candidates.
+#[inline]
+pub(crate) fn judge<S: Submission, J: ShareJob<S>>(
+    channel_id: u32,
+    base: &JobBase,
+    hasher: &J::Hasher,
+    seen: &mut SeenShares,
+    share: &S,
+    hash: [u8; 32],
+) -> ShareOutcome {
+    let head = share.head();
     let is_block = match judge_hash(&hash, &base.target, &base.network_target, seen) {
         Ok(b) => b,
         Err(e) => return ShareOutcome::Rejected(e),

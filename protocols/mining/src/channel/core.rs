@@ -6,12 +6,12 @@
 //! channels wrap one core and add what is specific to them (how jobs are built, which shares
 //! they take).
 
-use super::check::{check_share, ShareJob, Submission};
-use super::job_store::{JobStore, StoredJob};
+use super::check::{check_share, gate, judge, ShareJob, Submission};
+use super::job_store::{JobLookup, JobStore, StoredJob};
 use super::targets::TargetControl;
 use super::{
     check_prefix_len, ChainTip, ChannelConfig, ChannelError, JobTemplate, NewPrevHash, SeenShares,
-    ShareOutcome, ShareStats,
+    ShareError, ShareOutcome, ShareStats,
 };
 use crate::target::Target;
 
@@ -21,6 +21,20 @@ pub(crate) trait ChannelJob: StoredJob {
     fn retarget(&mut self, target: Target);
     /// Starts mining on `tip`, whose network target is `network_target`.
     fn activate(&mut self, tip: &ChainTip, network_target: Target);
+}
+
+/// Shares of one job hashed together by [`ChannelCore::validate_shares`].
+pub(crate) const BATCH_CHUNK: usize = 16;
+
+/// Where a share of a batch stands between the phases of [`ChannelCore::validate_shares`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Slot {
+    /// Failed a check before hashing.
+    Rejected(ShareError),
+    /// Passed them; waits for its hash.
+    Pending,
+    /// Hashed; waits for its verdict.
+    Hashed([u8; 32]),
 }
 
 /// Job ids a channel numbers itself: 1, 2, ... wrapping around, never 0.
@@ -65,6 +79,8 @@ pub(crate) struct ChannelCore<J> {
     pub(crate) job_ids: JobIds,
     /// Share counters.
     pub(crate) stats: ShareStats,
+    /// Per-share state of the batch being validated (kept to reuse its allocation).
+    pub(crate) batch: Vec<Slot>,
 }
 
 impl<J: ChannelJob> ChannelCore<J> {
@@ -88,6 +104,7 @@ impl<J: ChannelJob> ChannelCore<J> {
             tip: None,
             job_ids: JobIds::new(),
             stats: ShareStats::default(),
+            batch: Vec::new(),
         })
     }
 
@@ -259,6 +276,117 @@ impl<J: ChannelJob> ChannelCore<J> {
             self.targets.on_share(now_ms, a.difficulty);
         }
         outcome
+    }
+
+    /// Validates `shares` received at `now_ms` and appends their outcomes to `out`: exactly
+    /// what [`Self::validate_share`] on each in order gives (and the same counters and
+    /// vardiff input). The checks before hashing run first for every share (they depend on
+    /// no earlier share), then the survivors are hashed per job, up to [`BATCH_CHUNK`] at a
+    /// time, and finally judged (target, duplicates, blocks) in the original order.
+    pub(crate) fn validate_shares<S: Submission>(
+        &mut self,
+        shares: &[S],
+        now_ms: u64,
+        out: &mut Vec<ShareOutcome>,
+    ) where
+        J: ShareJob<S>,
+    {
+        let mut batch = std::mem::take(&mut self.batch);
+        batch.clear();
+        for share in shares {
+            batch.push(
+                match gate(self.id, &self.cfg, &mut self.jobs, share, now_ms) {
+                    Ok(_) => Slot::Pending,
+                    Err(e) => Slot::Rejected(e),
+                },
+            );
+        }
+        self.hash_pending(shares, &mut batch);
+        out.reserve(shares.len());
+        for (share, slot) in shares.iter().zip(batch.iter()) {
+            let outcome = match *slot {
+                Slot::Rejected(e) => ShareOutcome::Rejected(e),
+                Slot::Hashed(hash) => match self.jobs.lookup(share.head().job_id) {
+                    JobLookup::Valid(job) => match job.parts() {
+                        (base, Some(hasher)) => {
+                            judge::<S, J>(self.id, base, hasher, &mut self.seen, share, hash)
+                        }
+                        (_, None) => ShareOutcome::Rejected(ShareError::InvalidJobId),
+                    },
+                    _ => ShareOutcome::Rejected(ShareError::InvalidJobId),
+                },
+                // Every pending share is hashed; kept total rather than trusted.
+                Slot::Pending => ShareOutcome::Rejected(ShareError::InvalidJobId),
+            };
+            self.stats.record(&outcome);
+            if let Some(a) = outcome.accepted() {
+                self.targets.on_share(now_ms, a.difficulty);
+            }
+            out.push(outcome);
+        }
+        self.batch = batch;
+    }
+
+    /// Hashes the pending shares of `batch`, job by job (in order of first appearance), up
+    /// to [`BATCH_CHUNK`] of a job at a time.
+    fn hash_pending<S: Submission>(&mut self, shares: &[S], batch: &mut [Slot])
+    where
+        J: ShareJob<S>,
+    {
+        let mut from = 0;
+        while let Some(first) = batch
+            .iter()
+            .skip(from)
+            .position(|s| matches!(s, Slot::Pending))
+            .map(|p| p + from)
+        {
+            from = first + 1;
+            let Some(lead) = shares.get(first) else {
+                return;
+            };
+            let job_id = lead.head().job_id;
+            let hasher = match self.jobs.lookup(job_id) {
+                JobLookup::Valid(job) => job.parts().1,
+                _ => None,
+            };
+            let Some(hasher) = hasher else {
+                // Unreachable after `gate`; such shares stay pending and are rejected.
+                continue;
+            };
+            let mut refs = [lead; BATCH_CHUNK];
+            let mut at = [0usize; BATCH_CHUNK];
+            let mut hashes = [[0u8; 32]; BATCH_CHUNK];
+            let mut k = 0;
+            let mut i = first;
+            loop {
+                let next = shares.get(i).zip(batch.get(i));
+                let more = next.is_some();
+                if let Some((share, Slot::Pending)) = next {
+                    if share.head().job_id == job_id {
+                        if let (Some(r), Some(a)) = (refs.get_mut(k), at.get_mut(k)) {
+                            *r = share;
+                            *a = i;
+                            k += 1;
+                        }
+                    }
+                }
+                i += 1;
+                if k == BATCH_CHUNK || (!more && k > 0) {
+                    if let (Some(r), Some(h)) = (refs.get(..k), hashes.get_mut(..k)) {
+                        J::hash_many(hasher, r, h);
+                        for (&j, hash) in at.iter().zip(h.iter()) {
+                            if let Some(slot) = batch.get_mut(j) {
+                                *slot = Slot::Hashed(*hash);
+                            }
+                        }
+                    }
+                    k = 0;
+                }
+                if !more {
+                    break;
+                }
+            }
+        }
     }
 }
 

@@ -106,4 +106,19 @@ impl ExtendedChannel {
     pub fn validate_share(&mut self, share: &SubmitExtended<'_>, now_ms: u64) -> ShareOutcome {
         self.core.validate_share(share, now_ms)
     }
+
+    /// Validates shares received together at `now_ms` (e.g. back-to-back
+    /// `SubmitSharesExtended` on this channel) and appends one outcome per share to `out`, in
+    /// order. The outcomes, counters and vardiff input are exactly those of
+    /// [`Self::validate_share`] on each share in order, duplicates within the batch included;
+    /// shares with fresh extranonces are hashed several at a time in lock-step. Allocates
+    /// nothing per share beyond `out` once the channel has seen a batch this large.
+    pub fn validate_shares(
+        &mut self,
+        shares: &[SubmitExtended<'_>],
+        now_ms: u64,
+        out: &mut Vec<ShareOutcome>,
+    ) {
+        self.core.validate_shares(shares, now_ms, out)
+    }
 }

@@ -2,13 +2,14 @@
 
 use super::check::ShareJob;
 use super::core::ChannelJob;
+use super::core::BATCH_CHUNK;
 use super::job_store::StoredJob;
 use super::{ChainTip, ChannelError, JobTemplate, ShareError, SubmitExtended, SubmitStandard};
 use crate::coinbase::CoinbaseParts;
 use crate::header::BlockHeader;
 use crate::merkle::merkle_root_from_path;
 use crate::sha256d::sha256d;
-use crate::share::{ExtendedJobHasher, StandardJobHasher};
+use crate::share::{ExtendedJobHasher, ExtendedShare, StandardJobHasher};
 use crate::target::Target;
 use std::sync::Arc;
 
@@ -289,6 +290,62 @@ impl ShareJob<SubmitExtended<'_>> for ExtendedJob {
     #[inline]
     fn hash(hasher: &mut ExtendedJobHasher, share: &SubmitExtended<'_>) -> [u8; 32] {
         hasher.hash(share.extranonce, share.version, share.ntime, share.nonce)
+    }
+
+    /// Shares whose extranonce repeats a neighbour's go through [`Self::hash`], whose root
+    /// cache makes a repeat cost only the header; the others (fresh extranonces) run through
+    /// [`ExtendedJobHasher::hash_batch`] in lock-step, [`BATCH_CHUNK`] at a time.
+    fn hash_many(
+        hasher: &mut ExtendedJobHasher,
+        shares: &[&SubmitExtended<'_>],
+        out: &mut [[u8; 32]],
+    ) {
+        let n = shares.len().min(out.len());
+        let mut lanes = [ExtendedShare::default(); BATCH_CHUNK];
+        let mut lane_of = [0usize; BATCH_CHUNK];
+        let mut hashes = [[0u8; 32]; BATCH_CHUNK];
+        let mut start = 0;
+        while start < n {
+            let end = (start + BATCH_CHUNK).min(n);
+            let mut k = 0;
+            for i in start..end {
+                let (Some(s), Some(o)) = (shares.get(i), out.get_mut(i)) else {
+                    break;
+                };
+                let en = s.extranonce;
+                let repeat = i
+                    .checked_sub(1)
+                    .and_then(|p| shares.get(p))
+                    .is_some_and(|p| p.extranonce == en)
+                    || shares.get(i + 1).is_some_and(|x| x.extranonce == en);
+                if repeat {
+                    *o = Self::hash(hasher, s);
+                } else if let (Some(l), Some(a)) = (lanes.get_mut(k), lane_of.get_mut(k)) {
+                    *l = ExtendedShare {
+                        extranonce: en,
+                        version: s.version,
+                        ntime: s.ntime,
+                        nonce: s.nonce,
+                    };
+                    *a = i;
+                    k += 1;
+                }
+            }
+            if k == 1 {
+                // A single share gains nothing from lanes but may hit the root cache.
+                if let (Some(s), Some(o)) = (shares.get(lane_of[0]), out.get_mut(lane_of[0])) {
+                    *o = Self::hash(hasher, s);
+                }
+            } else if let (Some(l), Some(h)) = (lanes.get(..k), hashes.get_mut(..k)) {
+                hasher.hash_batch(l, h);
+                for (&i, hash) in lane_of.iter().zip(h.iter()) {
+                    if let Some(o) = out.get_mut(i) {
+                        *o = *hash;
+                    }
+                }
+            }
+            start = end;
+        }
     }
 
     fn solution(
