@@ -281,6 +281,14 @@ async fn a_block_found_on_a_declared_job_is_credited_to_the_finders_site() {
         ledger.declared_blocks().expect("declared").is_empty(),
         "the declared record is gone once credited"
     );
+    // The pool kept the block in its work journal until the ledger held it.
+    let journal = dir.join("treasury.db.work-journal");
+    let kept: Vec<_> = std::fs::read_dir(&journal)
+        .expect("the pool's work journal")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("declared-"))
+        .collect();
+    assert!(kept.is_empty(), "journal copy removed: {kept:?}");
     drop(miner);
     lp.tracker.abort();
     let _ = std::fs::remove_dir_all(&dir);

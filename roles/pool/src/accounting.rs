@@ -487,6 +487,26 @@ impl WorkAggregator {
         })
     }
 
+    /// Keeps a block found on a declared job in the journal directory until
+    /// [`WorkAggregator::declared_recorded`] (no-op without a journal): a crash before the
+    /// ledger holds it loses nothing.
+    pub fn journal_declared(&self, block: &DeclaredBlock) {
+        let Some(Ok(journal)) = self.journal.as_ref().map(|j| j.lock()) else {
+            return;
+        };
+        if let Err(e) = journal.write_declared(block) {
+            metrics::counter!("pool_work_journal_errors_total").increment(1);
+            tracing::error!(hash = %block.hash, error = %e, "work journal: cannot keep a declared block");
+        }
+    }
+
+    /// The ledger holds the declared block `hash`: forget the journal's copy.
+    pub fn declared_recorded(&self, hash: &str) {
+        if let Some(Ok(journal)) = self.journal.as_ref().map(|j| j.lock()) {
+            journal.remove_declared(hash);
+        }
+    }
+
     /// Whether acknowledged work is journaled.
     pub fn has_journal(&self) -> bool {
         self.journal.is_some()

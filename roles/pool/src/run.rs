@@ -281,7 +281,11 @@ pub async fn start_pool(
     }
 
     let mut session = session_settings(&cfg);
-    session.declared_blocks = Some(spawn_declared_recorder(sink.clone(), &mut tasks));
+    session.declared_blocks = Some(spawn_declared_recorder(
+        sink.clone(),
+        work.clone(),
+        &mut tasks,
+    ));
     if let Some(jd) = &cfg.job_declaration {
         let key = crate::custom_jobs::key_from_config(jd)
             .map_err(|e| StartError::Config(e.to_string()))?;
@@ -357,6 +361,7 @@ fn spawn_journal_sync(work: Arc<WorkAggregator>, every: Duration) -> tokio::task
 /// treasury credits them once they are in the best chain.
 fn spawn_declared_recorder(
     sink: Arc<dyn WorkSink>,
+    work: Arc<WorkAggregator>,
     tasks: &mut Vec<tokio::task::JoinHandle<()>>,
 ) -> mpsc::Sender<crate::accounting::DeclaredBlock> {
     let (tx, mut rx) = mpsc::channel::<crate::accounting::DeclaredBlock>(256);
@@ -367,7 +372,10 @@ fn spawn_declared_recorder(
                 let sink = sink.clone();
                 let b = block.clone();
                 match tokio::task::spawn_blocking(move || sink.declared_block(&b)).await {
-                    Ok(Ok(())) => break,
+                    Ok(Ok(())) => {
+                        work.declared_recorded(&block.hash);
+                        break;
+                    }
                     res => {
                         metrics::counter!("pool_work_flush_errors_total").increment(1);
                         tracing::error!(hash = %block.hash, attempt, ?res, "cannot record a block found on a declared job");
@@ -407,6 +415,21 @@ async fn open_work(
                 entries = pending.len(),
                 shares,
                 "work journal: replayed work acknowledged before the last stop into the ledger"
+            );
+        }
+        // Blocks found on declared jobs that the ledger may not hold yet.
+        let declared = journal
+            .declared_blocks()
+            .map_err(|e| format!("work journal {}: {e}", dir.display()))?;
+        for block in &declared {
+            sink.declared_block(block)
+                .map_err(|e| format!("replaying a declared block: {e}"))?;
+            journal.remove_declared(&block.hash);
+        }
+        if !declared.is_empty() {
+            tracing::info!(
+                blocks = declared.len(),
+                "work journal: replayed blocks found on declared jobs into the ledger"
             );
         }
         let mut journal = journal;

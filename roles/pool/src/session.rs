@@ -1218,6 +1218,8 @@ impl MiningSession {
                             finder: worker,
                             time: crate::accounting::unix_now(),
                         };
+                        // Kept on disk before the share is acknowledged (crash safety).
+                        self.work.journal_declared(&found);
                         if tx.try_send(found).is_err() {
                             metrics::counter!("pool_declared_blocks_dropped_total").increment(1);
                             tracing::error!("declared block queue full: not recorded");

@@ -15,12 +15,16 @@
 //!
 //! Segments: at every ledger flush the current segment is closed and a new one started; once
 //! the flush is committed, the closed segments it covers are deleted.
+//!
+//! Blocks found on declared (custom) jobs are kept in the same directory, one small file each
+//! (`declared-<hash>.tsv`: `hash \t site.worker \t unix time`), written before the share is
+//! acknowledged and deleted once the ledger holds the record, so a crash in between loses none.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use crate::accounting::WorkerId;
+use crate::accounting::{DeclaredBlock, WorkerId};
 
 /// One journaled tally of one worker.
 #[derive(Debug, Clone, PartialEq)]
@@ -232,6 +236,88 @@ impl WorkJournal {
     }
 }
 
+impl WorkJournal {
+    fn declared_path(&self, hash: &str) -> PathBuf {
+        self.dir.join(format!("declared-{hash}.tsv"))
+    }
+
+    /// Keeps `block` until [`WorkJournal::remove_declared`]: written to a temporary file and
+    /// renamed, so a crash leaves the whole record or none.
+    pub fn write_declared(&self, block: &DeclaredBlock) -> io::Result<()> {
+        if !is_block_hash(&block.hash) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("not a block hash: {}", block.hash),
+            ));
+        }
+        let tmp = self.dir.join(format!("declared-{}.tmp", block.hash));
+        std::fs::write(
+            &tmp,
+            format!("{}\t{}\t{}\n", block.hash, block.finder.full(), block.time),
+        )?;
+        std::fs::rename(&tmp, self.declared_path(&block.hash))
+    }
+
+    /// Forgets a declared block the ledger now holds.
+    pub fn remove_declared(&self, hash: &str) {
+        if !is_block_hash(hash) {
+            return;
+        }
+        if let Err(e) = std::fs::remove_file(self.declared_path(hash)) {
+            if e.kind() != io::ErrorKind::NotFound {
+                tracing::warn!(%hash, error = %e, "work journal: cannot delete a declared block record");
+            }
+        }
+    }
+
+    /// The declared blocks kept (not yet in the ledger). Unreadable files are skipped and
+    /// counted.
+    pub fn declared_blocks(&self) -> io::Result<Vec<DeclaredBlock>> {
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(&self.dir)? {
+            let path = entry?.path();
+            let is_record = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("declared-") && n.ends_with(".tsv"));
+            if !is_record {
+                continue;
+            }
+            let parsed = std::fs::read_to_string(&path)
+                .ok()
+                .and_then(|t| parse_declared(t.trim_end()));
+            match parsed {
+                Some(b) => out.push(b),
+                None => {
+                    metrics::counter!("pool_work_journal_bad_lines_total").increment(1);
+                    tracing::warn!(file = %path.display(), "work journal: skipping an unreadable declared block record");
+                }
+            }
+        }
+        out.sort_by(|a, b| (a.time, &a.hash).cmp(&(b.time, &b.hash)));
+        Ok(out)
+    }
+}
+
+fn is_block_hash(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+fn parse_declared(line: &str) -> Option<DeclaredBlock> {
+    let mut f = line.split('\t');
+    let hash = f.next()?;
+    let finder = WorkerId::parse(f.next()?);
+    let time = f.next()?.parse().ok()?;
+    if f.next().is_some() || !is_block_hash(hash) {
+        return None;
+    }
+    Some(DeclaredBlock {
+        hash: hash.to_owned(),
+        finder,
+        time,
+    })
+}
+
 fn open_segment(dir: &Path, first: u64) -> io::Result<File> {
     OpenOptions::new()
         .create(true)
@@ -309,6 +395,34 @@ mod tests {
             j.take_unsynced().unwrap().is_empty(),
             "empty segments are not rotated"
         );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn declared_blocks_are_kept_until_removed() {
+        let dir = std::env::temp_dir().join(format!("wj-declared-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (j, _) = WorkJournal::open(&dir, 0).unwrap();
+        let b = DeclaredBlock {
+            hash: "ab".repeat(32),
+            finder: worker("fra1.jdc"),
+            time: 1_700_000_000,
+        };
+        j.write_declared(&b).unwrap();
+        assert!(j
+            .write_declared(&DeclaredBlock {
+                hash: "../x".into(),
+                ..b.clone()
+            })
+            .is_err());
+        std::fs::write(dir.join("declared-zz.tsv"), "garbage").unwrap();
+        drop(j);
+        // A restart finds it; work segments are not confused with it.
+        let (j, pending) = WorkJournal::open(&dir, 0).unwrap();
+        assert!(pending.is_empty());
+        assert_eq!(j.declared_blocks().unwrap(), vec![b.clone()]);
+        j.remove_declared(&b.hash);
+        assert!(j.declared_blocks().unwrap().is_empty());
         let _ = std::fs::remove_dir_all(&dir);
     }
 

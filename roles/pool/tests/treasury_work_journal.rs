@@ -136,3 +136,51 @@ async fn acknowledged_work_survives_sigkill_exactly_once() {
     child.sigkill();
     drop(m);
 }
+
+/// A block found on a declared job is kept in the journal directory before its share is
+/// acknowledged; if the pool dies before the ledger holds it, the next start records it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_declared_block_kept_in_the_journal_reaches_the_ledger_at_start() {
+    let standin = StandIn::start(StandInConfig::default())
+        .await
+        .expect("stand-in");
+    let dir = temp_dir("declared-journal");
+    let db = dir.join("ledger.db");
+    let (_, pub_s, sec_s) = authority();
+    let text = treasury_config(
+        &standin.url(),
+        "127.0.0.1:0",
+        &pub_s,
+        &sec_s,
+        &db.display().to_string(),
+    );
+    let cfg = PoolConfig::parse(&text).expect("valid");
+    let journal_dir = cfg.work_journal_dir().expect("journal beside the ledger");
+    let block = pool::accounting::DeclaredBlock {
+        hash: "0f".repeat(32),
+        finder: pool::accounting::WorkerId::parse("fra1.jdc"),
+        time: pool::accounting::unix_now(),
+    };
+    {
+        // What the killed pool left behind.
+        let (journal, _) =
+            pool::work_journal::WorkJournal::open(&journal_dir, 0).expect("journal opens");
+        journal.write_declared(&block).expect("kept");
+    }
+    let ledger = tokio::task::block_in_place(|| pool::treasury::open_ledger(&cfg))
+        .expect("ledger opens")
+        .expect("configured");
+    assert!(ledger.declared_blocks().expect("read").is_empty());
+    let mut handle = pool::start_pool(cfg, ledger.clone())
+        .await
+        .expect("pool starts");
+    assert_eq!(ledger.declared_blocks().expect("read"), vec![block]);
+    let left: Vec<_> = std::fs::read_dir(&journal_dir)
+        .expect("journal dir")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("declared-"))
+        .collect();
+    assert!(left.is_empty(), "the journal's copy is gone: {left:?}");
+    handle.shutdown();
+    let _ = &mut handle;
+}
