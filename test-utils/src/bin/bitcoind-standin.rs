@@ -12,6 +12,14 @@ use clap::Parser;
 use test_utils::bitcoind::{StandIn, StandInConfig};
 
 /// A Bitcoin Core (regtest) JSON-RPC stand-in with an in-memory chain and mempool.
+/// Prints a status line; a closed stdout (the reader went away) is not an error.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 #[derive(Debug, Parser)]
 #[command(name = "bitcoind-standin", version, about)]
 struct Args {
@@ -64,16 +72,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         node.add_random_mempool_txs(args.txs)?;
     }
     let tip = node.tip();
-    println!("bitcoind-standin listening on {}", node.url());
-    println!(
+    say!("bitcoind-standin listening on {}", node.url());
+    say!(
         "rpcuser={} rpcpassword={}",
         node.rpc_user(),
         node.rpc_password()
     );
     if let Some(cookie) = node.cookie_path() {
-        println!("cookie file: {}", cookie.display());
+        say!("cookie file: {}", cookie.display());
     }
-    println!("chain: regtest, tip {} at height {}", tip.hash, tip.height);
+    say!("chain: regtest, tip {} at height {}", tip.hash, tip.height);
 
     let mut ticker =
         (args.mine_every > 0).then(|| tokio::time::interval(Duration::from_secs(args.mine_every)));
@@ -88,11 +96,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     node.add_random_mempool_txs(args.txs_per_block)?;
                 }
                 let hash = node.mine_block()?;
-                println!("mined block {} at height {}", hash, node.tip().height);
+                say!("mined block {} at height {}", hash, node.tip().height);
             }
         }
     }
-    println!("shutting down");
+    say!("shutting down");
     node.shutdown().await;
     Ok(())
 }
