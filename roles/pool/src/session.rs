@@ -685,21 +685,7 @@ impl MiningSession {
         let mut result = Ok(());
         for (s, outcome) in run.iter().zip(outcomes.drain(..)) {
             let started = Instant::now();
-            self.observe(
-                s.channel_id,
-                s.job_id,
-                &s.extranonce,
-                (s.version, s.ntime, s.nonce),
-                &outcome,
-            );
-            self.finish(
-                s.channel_id,
-                s.sequence_number,
-                outcome,
-                now,
-                out,
-                solutions,
-            );
+            self.conclude_extended(s, outcome, now, out, solutions);
             metrics::histogram!("pool_share_validation_seconds")
                 .record((validation + started.elapsed()).as_secs_f64());
             result = self.check_invalid_rate(now);
@@ -1142,6 +1128,21 @@ impl MiningSession {
             ),
             _ => ShareOutcome::Rejected(sv2_mining::channel::ShareError::InvalidChannelId),
         };
+        self.conclude_extended(&s, outcome, now, out, solutions);
+        metrics::histogram!("pool_share_validation_seconds")
+            .record(started.elapsed().as_secs_f64());
+    }
+
+    /// An extended share's verdict to the share observer, then its reply, acknowledgement and
+    /// accounting.
+    fn conclude_extended(
+        &mut self,
+        s: &SubmitSharesExtended,
+        outcome: ShareOutcome,
+        now: Instant,
+        out: &mut Vec<Message>,
+        solutions: &mut Vec<BlockSolution>,
+    ) {
         self.observe(
             s.channel_id,
             s.job_id,
@@ -1157,8 +1158,6 @@ impl MiningSession {
             out,
             solutions,
         );
-        metrics::histogram!("pool_share_validation_seconds")
-            .record(started.elapsed().as_secs_f64());
     }
 
     fn finish(
