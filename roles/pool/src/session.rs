@@ -1469,7 +1469,16 @@ mod batch_tests {
             let mut flushed = Vec::new();
             s.flush_due_acks(now + Duration::from_secs(1), &mut flushed);
             let mut tail: Vec<String> = flushed.iter().map(|m| format!("{m:?}")).collect();
-            tail.extend(work.drain().iter().map(|w| format!("{w:?}")));
+            // Window bounds are wall-clock seconds: compare what was counted, not when.
+            tail.extend(work.drain().iter().map(|w| {
+                format!(
+                    "{} shares {} difficulty {} rejected {}",
+                    w.worker.full(),
+                    w.shares,
+                    w.difficulty_sum,
+                    w.rejected
+                )
+            }));
             tail.sort();
             r.extend(tail);
             r.extend(
@@ -1486,20 +1495,23 @@ mod batch_tests {
 
     #[test]
     fn batches_answer_like_single_messages() {
+        // The job's times (hence the hashes) follow the clock: which verdicts a seed yields
+        // varies between runs, so their presence is checked over all seeds.
         let mut blocks = 0;
+        let mut all = String::new();
         for seed in [1u64, 7, 42, 1234, 99, 5, 31337, 8] {
             let [single, batched] = run(100_000, seed, &[1, 64, 5, 17, 2, 33]);
-            let text = single.join("\n");
-            assert!(text.contains("SubmitSharesSuccess"), "no success");
-            assert!(text.contains("SubmitSharesError"), "no error");
-            assert!(text.contains("duplicate-share"), "no duplicate");
             assert!(single.len() > 200);
             assert_eq!(single, batched, "seed {seed}");
+            all.push_str(&single.join("\n"));
             blocks += single
                 .iter()
                 .filter_map(|l| l.strip_prefix("solutions: ")?.parse::<usize>().ok())
                 .sum::<usize>();
         }
+        assert!(all.contains("SubmitSharesSuccess"), "no success");
+        assert!(all.contains("SubmitSharesError"), "no error");
+        assert!(all.contains("duplicate-share"), "no duplicate");
         assert!(blocks > 0, "no block found");
     }
 
