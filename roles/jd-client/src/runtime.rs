@@ -55,6 +55,8 @@ use crate::link::{self, Link, LinkEvent, Peer};
 const RECENT_JOBS: usize = 64;
 /// Shares queued per upstream while custom jobs await acknowledgement.
 const MAX_QUEUED_SHARES: usize = 1024;
+/// Share hashes remembered to send each share to the pool once.
+const FORWARDED_MEMORY: usize = 64;
 /// `stale-chain-tip` answers in a row (for jobs on our current tip) before leaving an
 /// upstream: its node does not follow the chain ours follows.
 const MAX_STALE_ANSWERS: u32 = 3;
@@ -143,6 +145,9 @@ struct Upstream {
     custom_pending: HashMap<u32, Waiting>,
     custom: HashMap<u64, CustomJob>,
     queued: VecDeque<ObservedShare>,
+    /// Hashes of the last shares sent to the pool (a block's share goes out from the solution
+    /// and from the share observer, whichever comes first; the other is skipped).
+    forwarded: VecDeque<[u8; 32]>,
     sequence: u32,
     rejections: u32,
     /// `stale-chain-tip` answers in a row for jobs on our current tip.
@@ -388,6 +393,7 @@ impl Runtime {
             custom_pending: HashMap::new(),
             custom: HashMap::new(),
             queued: VecDeque::new(),
+            forwarded: VecDeque::new(),
             sequence: 0,
             rejections: 0,
             stale: 0,
@@ -891,9 +897,13 @@ impl Runtime {
             return;
         };
         let channel_id = *channel_id;
-        if !custom.target.is_met_by(&share.hash) {
+        if !custom.target.is_met_by(&share.hash) || up.forwarded.contains(&share.hash) {
             return;
         }
+        if up.forwarded.len() >= FORWARDED_MEMORY {
+            up.forwarded.pop_front();
+        }
+        up.forwarded.push_back(share.hash);
         up.sequence = up.sequence.wrapping_add(1);
         let sent = up.pool.send(SubmitSharesExtended {
             channel_id,
@@ -951,10 +961,26 @@ impl Runtime {
         let Some(job) = job else {
             return;
         };
-        let Some(up) = self.upstream.as_ref().filter(|u| u.epoch == job.epoch) else {
+        if self.upstream.as_ref().is_none_or(|u| u.epoch != job.epoch) {
+            return;
+        }
+        let header = BlockHeader::from_bytes(&sol.header);
+        // The pool sees the block's share before the JDS can make its node (and so the pool)
+        // move to the next tip, which would make the share stale there: the pool validates it
+        // as a block on the declared job and its treasury credits the block to the finder.
+        self.on_share(ObservedShare {
+            channel_id: 0,
+            worker: sol.finder.clone(),
+            template_id: sol.job.template_id,
+            extranonce: sol.extranonce.clone(),
+            version: header.version,
+            ntime: header.ntime,
+            nonce: header.nonce,
+            hash: sol.hash,
+        });
+        let Some(up) = self.upstream.as_ref() else {
             return;
         };
-        let header = BlockHeader::from_bytes(&sol.header);
         let sent = up.jds.send(PushSolution {
             extranonce: job.full_extranonce(&sol.extranonce),
             prev_hash: header.prev_hash,
