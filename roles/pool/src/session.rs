@@ -156,6 +156,19 @@ pub struct MiningSession {
 }
 
 /// Unix time in milliseconds (channels check ntime against it).
+/// The channel's view of a `SubmitSharesExtended` (borrows its extranonce).
+fn extended_submit(s: &SubmitSharesExtended) -> SubmitExtended<'_> {
+    SubmitExtended {
+        channel_id: s.channel_id,
+        sequence_number: s.sequence_number,
+        job_id: s.job_id,
+        nonce: s.nonce,
+        ntime: s.ntime,
+        version: s.version,
+        extranonce: &s.extranonce,
+    }
+}
+
 fn unix_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -658,18 +671,7 @@ impl MiningSession {
         solutions: &mut Vec<BlockSolution>,
     ) -> Result<(), String> {
         let started = Instant::now();
-        let shares: Vec<SubmitExtended<'_>> = run
-            .iter()
-            .map(|s| SubmitExtended {
-                channel_id: s.channel_id,
-                sequence_number: s.sequence_number,
-                job_id: s.job_id,
-                nonce: s.nonce,
-                ntime: s.ntime,
-                version: s.version,
-                extranonce: &s.extranonce,
-            })
-            .collect();
+        let shares: Vec<SubmitExtended<'_>> = run.iter().map(extended_submit).collect();
         let mut outcomes = std::mem::take(&mut self.outcomes);
         outcomes.clear();
         match self.channels.get_mut(&channel_id) {
@@ -1114,18 +1116,7 @@ impl MiningSession {
             Some(Channel {
                 kind: Kind::Extended(c),
                 ..
-            }) => c.validate_share(
-                &SubmitExtended {
-                    channel_id: s.channel_id,
-                    sequence_number: s.sequence_number,
-                    job_id: s.job_id,
-                    nonce: s.nonce,
-                    ntime: s.ntime,
-                    version: s.version,
-                    extranonce: &s.extranonce,
-                },
-                unix_ms(),
-            ),
+            }) => c.validate_share(&extended_submit(&s), unix_ms()),
             _ => ShareOutcome::Rejected(sv2_mining::channel::ShareError::InvalidChannelId),
         };
         self.conclude_extended(&s, outcome, now, out, solutions);
