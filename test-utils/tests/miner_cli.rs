@@ -1,5 +1,5 @@
 //! The `sv1-cpuminer` and `sv2-cpuminer` binaries: help, argument errors, and a short run
-//! against an in-test SV1 pool with a JSON report.
+//! against an in-test SV1 pool with a JSON report, and an SV2 run that cannot connect.
 
 use std::process::Command;
 use std::time::Duration;
@@ -153,4 +153,37 @@ async fn sv1_binary_mines_and_writes_a_report() {
     assert_eq!(json["shares_submitted"], 3);
     assert_eq!(json["shares_accepted"], 3);
     assert_eq!(json["last_job_id"], "c1");
+}
+
+#[test]
+fn sv2_binary_reports_a_connection_error_with_status_1_and_still_writes_the_report() {
+    // A port nobody listens on: bind, note it, close.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let key = sv2_noise::encode_public_key(&sv2_noise::keys::public_key_of(
+        &sv2_noise::keys::generate_secret_key(),
+    ));
+    let report = std::env::temp_dir().join(format!("sv2-cpuminer-{}.json", std::process::id()));
+    let out = Command::new(SV2)
+        .args([
+            "--pool",
+            &format!("127.0.0.1:{port}"),
+            "--authority-key",
+            &key,
+        ])
+        .args(["--duration", "20", "--report-json"])
+        .arg(&report)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("error: "), "{stderr}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let _ = std::fs::remove_file(&report);
+    assert_eq!(json["connection_failures"], 1, "{json}");
+    assert_eq!(json["shares_submitted"], 0, "{json}");
 }

@@ -163,24 +163,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let stats = miner.stats_handle();
-    let result = tokio::select! {
-        r = miner.join() => r,
-        _ = tokio::signal::ctrl_c() => {
-            eprintln!("interrupted");
-            Ok(stats.snapshot())
-        }
-    };
-    let (final_stats, code) = match result {
-        Ok(s) => (s, ExitCode::SUCCESS),
-        Err(e) => {
-            eprintln!("error: {e}");
-            (stats.snapshot(), ExitCode::FAILURE)
-        }
-    };
-    if let Err(e) = report(&final_stats, args.report_json.as_ref()) {
-        eprintln!("error writing the report: {e}");
-        return ExitCode::FAILURE;
-    }
-    code
+    miner
+        .run_to_end(|s| report(s, args.report_json.as_ref()))
+        .await
 }

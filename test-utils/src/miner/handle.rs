@@ -110,6 +110,36 @@ impl MinerHandle {
         }
     }
 
+    /// What a miner binary does once its miner runs: waits for it to end or for Ctrl-C, then
+    /// hands the final counters to `report`. Success unless the miner or the report failed
+    /// (the error is printed on stderr).
+    pub async fn run_to_end(
+        self,
+        report: impl FnOnce(&MinerStats) -> Result<(), String>,
+    ) -> std::process::ExitCode {
+        use std::process::ExitCode;
+        let stats = self.stats_handle();
+        let result = tokio::select! {
+            r = self.join() => r,
+            _ = tokio::signal::ctrl_c() => {
+                eprintln!("interrupted");
+                Ok(stats.snapshot())
+            }
+        };
+        let (last, code) = match result {
+            Ok(s) => (s, ExitCode::SUCCESS),
+            Err(e) => {
+                eprintln!("error: {e}");
+                (stats.snapshot(), ExitCode::FAILURE)
+            }
+        };
+        if let Err(e) = report(&last) {
+            eprintln!("error writing the report: {e}");
+            return ExitCode::FAILURE;
+        }
+        code
+    }
+
     /// [`MinerHandle::stop`] then [`MinerHandle::join`].
     pub async fn stop_and_join(self) -> Result<MinerStats, MinerError> {
         self.stop();
