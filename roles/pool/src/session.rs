@@ -130,6 +130,21 @@ struct Channel {
 }
 
 impl Channel {
+    /// A new channel of `kind`, for the worker named by `identity`, with nothing acknowledged.
+    fn new(id: u32, kind: Kind, prefix_id: PrefixId, identity: &str) -> Self {
+        Channel {
+            id,
+            kind,
+            prefix_id,
+            worker: WorkerId::parse(identity),
+            ack_count: 0,
+            ack_sum: 0,
+            ack_last_seq: 0,
+            ack_since: None,
+            custom_height: 0,
+        }
+    }
+
     fn id(&self) -> u32 {
         self.id
     }
@@ -408,11 +423,32 @@ impl MiningSession {
         }
     }
 
+    /// Gives a closed channel's extranonce prefix back.
     fn release_prefix(&self, id: PrefixId) {
+        self.free_prefix(id);
+        metrics::gauge!("pool_channels").decrement(1.0);
+    }
+
+    fn free_prefix(&self, id: PrefixId) {
         if let Ok(mut a) = self.allocator.extranonce.lock() {
             a.release(id);
         }
-        metrics::gauge!("pool_channels").decrement(1.0);
+    }
+
+    /// Answers an open request that failed after its prefix was allocated: the prefix goes
+    /// back and the client gets `OpenMiningChannel.Error` with `code`.
+    fn refuse_open(
+        &self,
+        request_id: u32,
+        prefix_id: PrefixId,
+        code: &str,
+        out: &mut Vec<Message>,
+    ) {
+        self.free_prefix(prefix_id);
+        out.push(Message::from(OpenMiningChannelError {
+            request_id,
+            error_code: code.into(),
+        }));
     }
 
     fn remember(&mut self, job: &Arc<PoolJob>) {
@@ -797,17 +833,7 @@ impl MiningSession {
             Kind::Extended(c) => c.id(),
             Kind::Grouped => return,
         };
-        let mut ch = Channel {
-            id,
-            kind,
-            prefix_id,
-            worker: WorkerId::parse(identity),
-            ack_count: 0,
-            ack_sum: 0,
-            ack_last_seq: 0,
-            ack_since: None,
-            custom_height: 0,
-        };
+        let mut ch = Channel::new(id, kind, prefix_id, identity);
         if let Some(job) = job {
             if self.work_selection() {
                 if let Kind::Extended(c) = &mut ch.kind {
@@ -872,13 +898,9 @@ impl MiningSession {
                 );
             }
             Err(e) => {
-                self.release_prefix(prefix.id);
-                metrics::gauge!("pool_channels").increment(1.0);
                 tracing::warn!(error = %e, "cannot open standard channel");
-                out.push(Message::from(OpenMiningChannelError {
-                    request_id: req.request_id,
-                    error_code: error_codes::MAX_TARGET_OUT_OF_RANGE.into(),
-                }));
+                let code = error_codes::MAX_TARGET_OUT_OF_RANGE;
+                self.refuse_open(req.request_id, prefix.id, code, out);
             }
         }
     }
@@ -909,12 +931,7 @@ impl MiningSession {
         };
         if let Err(e) = g.add_channel(c) {
             tracing::warn!(error = %e, "cannot add channel to the group");
-            self.release_prefix(prefix.id);
-            metrics::gauge!("pool_channels").increment(1.0);
-            out.push(Message::from(OpenMiningChannelError {
-                request_id: req.request_id,
-                error_code: "internal-error".into(),
-            }));
+            self.refuse_open(req.request_id, prefix.id, "internal-error", out);
             return;
         }
         tracing::info!(channel = id, group = g.id(), worker = %req.user_identity, difficulty = target.difficulty(), "standard channel opened in group");
@@ -934,17 +951,7 @@ impl MiningSession {
         metrics::gauge!("pool_channels").increment(1.0);
         self.channels.insert(
             id,
-            Channel {
-                id,
-                kind: Kind::Grouped,
-                prefix_id: prefix.id,
-                worker: WorkerId::parse(&req.user_identity),
-                ack_count: 0,
-                ack_sum: 0,
-                ack_last_seq: 0,
-                ack_since: None,
-                custom_height: 0,
-            },
+            Channel::new(id, Kind::Grouped, prefix.id, &req.user_identity),
         );
     }
 
@@ -990,13 +997,9 @@ impl MiningSession {
                 );
             }
             Err(e) => {
-                self.release_prefix(prefix.id);
-                metrics::gauge!("pool_channels").increment(1.0);
                 tracing::warn!(error = %e, "cannot open extended channel");
-                out.push(Message::from(OpenMiningChannelError {
-                    request_id: req.request_id,
-                    error_code: error_codes::MAX_TARGET_OUT_OF_RANGE.into(),
-                }));
+                let code = error_codes::MAX_TARGET_OUT_OF_RANGE;
+                self.refuse_open(req.request_id, prefix.id, code, out);
             }
         }
     }
@@ -1265,7 +1268,8 @@ pub fn close_channel_message(channel_id: u32, reason: &str) -> Message {
 
 #[cfg(test)]
 mod batch_tests {
-    //! `on_messages` answers exactly as `on_message` on each message in order.
+    //! `on_messages` answers exactly as `on_message` on each message in order; open requests
+    //! past the limits are refused.
 
     use super::*;
     use crate::jobs::{build_job, CoinbaseSettings, PayoutScript};
@@ -1482,6 +1486,44 @@ mod batch_tests {
         }
         let [a, b]: [Vec<String>; 2] = results.try_into().unwrap();
         [a, b]
+    }
+
+    #[test]
+    fn open_requests_beyond_the_limits_are_refused_and_the_session_stays_usable() {
+        let job = job();
+        let (mut s, _) = session(100, Arc::new(Recorder::default()));
+        let (mut out, mut solutions) = (Vec::new(), Vec::new());
+        let now = Instant::now();
+        let too_hard = Message::from(OpenExtendedMiningChannel {
+            request_id: 100,
+            user_identity: "w".into(),
+            nominal_hash_rate: 0.0,
+            max_target: [0; 32],
+            min_extranonce_size: 8,
+        });
+        s.on_message(too_hard, Some(&job), now, &mut out, &mut solutions)
+            .unwrap();
+        // max_channels is 8: the ninth is refused.
+        for id in 1..=9 {
+            s.on_message(open(id), Some(&job), now, &mut out, &mut solutions)
+                .unwrap();
+        }
+        let answers: Vec<(u32, String)> = out
+            .iter()
+            .filter_map(|m| match m {
+                Message::Mining(MiningMessage::OpenMiningChannelError(e)) => {
+                    Some((e.request_id, e.error_code.clone()))
+                }
+                Message::Mining(MiningMessage::OpenExtendedMiningChannelSuccess(o)) => {
+                    Some((o.request_id, "ok".to_string()))
+                }
+                _ => None,
+            })
+            .collect();
+        let mut expected = vec![(100, "max-target-out-of-range".to_string())];
+        expected.extend((1..=8).map(|id| (id, "ok".to_string())));
+        expected.push((9, "max-channels-reached".to_string()));
+        assert_eq!(answers, expected);
     }
 
     #[test]
