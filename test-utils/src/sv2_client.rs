@@ -6,7 +6,11 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use sv2_codec::common::{SetupConnection, SetupConnectionSuccess};
-use sv2_codec::{CommonMessage, Frame, Message, Protocol};
+use sv2_codec::mining::{
+    NewMiningJob, OpenExtendedMiningChannel, OpenExtendedMiningChannelSuccess,
+    OpenStandardMiningChannel, OpenStandardMiningChannelSuccess, SetNewPrevHash,
+};
+use sv2_codec::{CommonMessage, Frame, Message, MiningMessage, Protocol};
 use sv2_noise::secp256k1::XOnlyPublicKey;
 use tokio::net::TcpStream;
 
@@ -84,6 +88,72 @@ impl Client {
         loop {
             if let Some(t) = f(self.recv().await) {
                 return t;
+            }
+        }
+    }
+
+    /// Opens a standard channel (request id 1, no maximum target) for `identity` and returns
+    /// the success; panics with the error code if the pool refuses.
+    pub async fn open_standard(
+        &mut self,
+        identity: &str,
+        nominal_hash_rate: f32,
+    ) -> OpenStandardMiningChannelSuccess {
+        self.send(OpenStandardMiningChannel {
+            request_id: 1,
+            user_identity: identity.into(),
+            nominal_hash_rate,
+            max_target: [0xff; 32],
+        })
+        .await;
+        self.recv_until(|m| match m {
+            Message::Mining(MiningMessage::OpenStandardMiningChannelSuccess(s)) => Some(s),
+            Message::Mining(MiningMessage::OpenMiningChannelError(e)) => {
+                panic!("standard channel refused: {}", e.error_code)
+            }
+            _ => None,
+        })
+        .await
+    }
+
+    /// Opens an extended channel (request id 1, no maximum target) for `identity` and returns
+    /// the success; panics with the error code if the pool refuses.
+    pub async fn open_extended(
+        &mut self,
+        identity: &str,
+        min_extranonce_size: u16,
+    ) -> OpenExtendedMiningChannelSuccess {
+        self.send(OpenExtendedMiningChannel {
+            request_id: 1,
+            user_identity: identity.into(),
+            nominal_hash_rate: 0.0,
+            max_target: [0xff; 32],
+            min_extranonce_size,
+        })
+        .await;
+        self.recv_until(|m| match m {
+            Message::Mining(MiningMessage::OpenExtendedMiningChannelSuccess(s)) => Some(s),
+            Message::Mining(MiningMessage::OpenMiningChannelError(e)) => {
+                panic!("extended channel refused: {}", e.error_code)
+            }
+            _ => None,
+        })
+        .await
+    }
+
+    /// Reads until a standard job and the SetNewPrevHash that activates it have arrived
+    /// (a new tip: future job first, then the prev hash naming it).
+    pub async fn next_standard_job(&mut self) -> (NewMiningJob, SetNewPrevHash) {
+        let mut job = None;
+        loop {
+            match self.recv().await {
+                Message::Mining(MiningMessage::NewMiningJob(j)) => job = Some(j),
+                Message::Mining(MiningMessage::SetNewPrevHash(p)) => {
+                    let j = job.take().expect("a job before its prev hash");
+                    assert_eq!(p.job_id, j.job_id, "the prev hash names the last job");
+                    return (j, p);
+                }
+                _ => {}
             }
         }
     }

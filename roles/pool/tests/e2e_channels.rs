@@ -5,62 +5,21 @@
 mod common;
 
 use common::{start, Client};
-use sv2_codec::mining::{
-    OpenExtendedMiningChannel, OpenStandardMiningChannel, SubmitSharesExtended,
-    SubmitSharesStandard,
-};
+use sv2_codec::mining::{OpenStandardMiningChannel, SubmitSharesExtended, SubmitSharesStandard};
 use sv2_codec::{Message, MiningMessage};
 use sv2_mining::share::{ExtendedJobHasher, StandardJobHasher};
 use sv2_mining::target::Target;
 
 const EASY: &str = "initial_difficulty = 0.00001\nmin_difficulty = 0.000001";
 
-struct StdJob {
-    job_id: u32,
-    version: u32,
-    merkle_root: [u8; 32],
-}
-
-struct Tip {
-    prev_hash: [u8; 32],
-    nbits: u32,
-    ntime: u32,
-}
-
-/// Reads messages until a job and (if `need_tip`) a prev hash have both arrived.
-async fn next_standard_job(c: &mut Client) -> (StdJob, Tip) {
-    let mut job = None;
-    loop {
-        match c.recv().await {
-            Message::Mining(MiningMessage::NewMiningJob(j)) => {
-                job = Some(StdJob {
-                    job_id: j.job_id,
-                    version: j.version,
-                    merkle_root: j.merkle_root,
-                })
-            }
-            Message::Mining(MiningMessage::SetNewPrevHash(p)) => {
-                let j = job.take().expect("job before prev hash");
-                assert_eq!(p.job_id, j.job_id);
-                return (
-                    j,
-                    Tip {
-                        prev_hash: p.prev_hash,
-                        nbits: p.nbits,
-                        ntime: p.min_ntime,
-                    },
-                );
-            }
-            _ => {}
-        }
-    }
-}
+type StdJob = sv2_codec::mining::NewMiningJob;
+type Tip = sv2_codec::mining::SetNewPrevHash;
 
 fn mine_standard(job: &StdJob, tip: &Tip, target: Target, start_nonce: u32) -> u32 {
     let mut h = StandardJobHasher::new(tip.prev_hash, job.merkle_root, tip.nbits);
     let mut nonce = start_nonce;
     loop {
-        if target.is_met_by(&h.hash(job.version, tip.ntime, nonce)) {
+        if target.is_met_by(&h.hash(job.version, tip.min_ntime, nonce)) {
             return nonce;
         }
         nonce = nonce.wrapping_add(1);
@@ -74,7 +33,7 @@ fn miss_standard(job: &StdJob, tip: &Tip, target: Target) -> u32 {
     let network = Target::from_compact(tip.nbits).expect("valid nbits");
     (0u32..)
         .find(|n| {
-            let hash = h.hash(job.version, tip.ntime, *n);
+            let hash = h.hash(job.version, tip.min_ntime, *n);
             !target.is_met_by(&hash) && !network.is_met_by(&hash)
         })
         .unwrap_or(0)
@@ -116,7 +75,7 @@ async fn standard_channel_blocks_stale_and_errors() {
         }
         other => panic!("unexpected {other:?}"),
     };
-    let (job1, tip1) = next_standard_job(&mut c).await;
+    let (job1, tip1) = c.next_standard_job().await;
 
     // A valid share; at regtest difficulty it is also a block.
     let nonce = mine_standard(&job1, &tip1, target, 0);
@@ -125,14 +84,14 @@ async fn standard_channel_blocks_stale_and_errors() {
         sequence_number: 1,
         job_id: job1.job_id,
         nonce,
-        ntime: tip1.ntime,
+        ntime: tip1.min_ntime,
         version: job1.version,
     })
     .await;
     expect_success(&mut c).await;
 
     // The pool got a new tip from the stand-in and moved every channel to it.
-    let (job2, tip2) = next_standard_job(&mut c).await;
+    let (job2, tip2) = c.next_standard_job().await;
     assert_ne!(tip2.prev_hash, tip1.prev_hash);
     let blocks = env.standin.submitted_blocks();
     assert_eq!(blocks.len(), 1);
@@ -167,7 +126,7 @@ async fn standard_channel_blocks_stale_and_errors() {
         sequence_number: 2,
         job_id: job1.job_id,
         nonce: stale_nonce,
-        ntime: tip1.ntime,
+        ntime: tip1.min_ntime,
         version: job1.version,
     })
     .await;
@@ -179,7 +138,7 @@ async fn standard_channel_blocks_stale_and_errors() {
         sequence_number: 3,
         job_id: 9999,
         nonce: 1,
-        ntime: tip2.ntime,
+        ntime: tip2.min_ntime,
         version: job2.version,
     })
     .await;
@@ -191,7 +150,7 @@ async fn standard_channel_blocks_stale_and_errors() {
         sequence_number: 4,
         job_id: job2.job_id,
         nonce: 1,
-        ntime: tip2.ntime,
+        ntime: tip2.min_ntime,
         version: job2.version,
     })
     .await;
@@ -204,7 +163,7 @@ async fn standard_channel_blocks_stale_and_errors() {
         sequence_number: 5,
         job_id: job2.job_id,
         nonce: bad,
-        ntime: tip2.ntime,
+        ntime: tip2.min_ntime,
         version: job2.version,
     })
     .await;
@@ -217,7 +176,7 @@ async fn standard_channel_blocks_stale_and_errors() {
         sequence_number: 6,
         job_id: job2.job_id,
         nonce: n,
-        ntime: tip2.ntime,
+        ntime: tip2.min_ntime,
         version: job2.version ^ 0x0000_0100,
     })
     .await;
@@ -235,26 +194,12 @@ async fn duplicate_share_rejected() {
     .await;
     let mut c = Client::connect(&env).await;
     c.setup(common::STANDARD_JOBS).await;
-    c.send(OpenStandardMiningChannel {
-        request_id: 1,
-        user_identity: "siteD.rig".into(),
-        nominal_hash_rate: 0.0,
-        max_target: [0xff; 32],
-    })
-    .await;
-    let channel_id = c
-        .recv_until(|m| match m {
-            Message::Mining(MiningMessage::OpenStandardMiningChannelSuccess(s)) => {
-                Some(s.channel_id)
-            }
-            _ => None,
-        })
-        .await;
-    let (job, tip) = next_standard_job(&mut c).await;
+    let channel_id = c.open_standard("siteD.rig", 0.0).await.channel_id;
+    let (job, tip) = c.next_standard_job().await;
     let network = Target::from_compact(tip.nbits).expect("nbits");
     let mut h = StandardJobHasher::new(tip.prev_hash, job.merkle_root, tip.nbits);
     let nonce = (0u32..)
-        .find(|n| !network.is_met_by(&h.hash(job.version, tip.ntime, *n)))
+        .find(|n| !network.is_met_by(&h.hash(job.version, tip.min_ntime, *n)))
         .expect("a non-block hash");
     for seq in [1, 2] {
         c.send(SubmitSharesStandard {
@@ -262,7 +207,7 @@ async fn duplicate_share_rejected() {
             sequence_number: seq,
             job_id: job.job_id,
             nonce,
-            ntime: tip.ntime,
+            ntime: tip.min_ntime,
             version: job.version,
         })
         .await;
@@ -278,23 +223,13 @@ async fn extended_channel_finds_block_with_rolled_extranonce_and_version() {
     let mut c = Client::connect(&env).await;
     c.setup(sv2_codec::common::mining_flags::REQUIRES_VERSION_ROLLING)
         .await;
-    c.send(OpenExtendedMiningChannel {
-        request_id: 1,
-        user_identity: "siteB.proxy".into(),
-        nominal_hash_rate: 0.0,
-        max_target: [0xff; 32],
-        min_extranonce_size: 4,
-    })
-    .await;
-    let (channel_id, target, prefix, en_size) = match c.recv().await {
-        Message::Mining(MiningMessage::OpenExtendedMiningChannelSuccess(s)) => (
-            s.channel_id,
-            Target::from_le_bytes(s.target),
-            s.extranonce_prefix,
-            s.extranonce_size as usize,
-        ),
-        other => panic!("unexpected {other:?}"),
-    };
+    let opened = c.open_extended("siteB.proxy", 4).await;
+    let (channel_id, target, prefix, en_size) = (
+        opened.channel_id,
+        Target::from_le_bytes(opened.target),
+        opened.extranonce_prefix,
+        opened.extranonce_size as usize,
+    );
     assert!(en_size >= 4);
     let job = match c.recv().await {
         Message::Mining(MiningMessage::NewExtendedMiningJob(j)) => j,

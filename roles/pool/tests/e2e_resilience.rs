@@ -16,21 +16,7 @@ use tokio::io::AsyncWriteExt;
 const EASY: &str = "initial_difficulty = 0.00001\nmin_difficulty = 0.000001";
 
 async fn open_standard(c: &mut Client, user: &str) -> u32 {
-    c.send(OpenStandardMiningChannel {
-        request_id: 1,
-        user_identity: user.into(),
-        nominal_hash_rate: 0.0,
-        max_target: [0xff; 32],
-    })
-    .await;
-    let id = c
-        .recv_until(|m| match m {
-            Message::Mining(MiningMessage::OpenStandardMiningChannelSuccess(s)) => {
-                Some(s.channel_id)
-            }
-            _ => None,
-        })
-        .await;
+    let id = c.open_standard(user, 0.0).await.channel_id;
     // initial job + prev hash
     c.recv_until(|m| matches!(m, Message::Mining(MiningMessage::SetNewPrevHash(_))).then_some(()))
         .await;
@@ -185,21 +171,7 @@ async fn survives_bitcoind_outage_and_stall() {
     .expect("pool reports the node unreachable");
     // Load balancers take the node out of rotation.
     assert_eq!(wait_health(http, 503).await, "bitcoind unreachable\n");
-    c.send(OpenStandardMiningChannel {
-        request_id: 2,
-        user_identity: "s1.w2".into(),
-        nominal_hash_rate: 0.0,
-        max_target: [0xff; 32],
-    })
-    .await;
-    c.recv_until(|m| {
-        matches!(
-            m,
-            Message::Mining(MiningMessage::OpenStandardMiningChannelSuccess(_))
-        )
-        .then_some(())
-    })
-    .await;
+    c.open_standard("s1.w2", 0.0).await;
     // the new channel gets the last valid job at once, even while the node is away
     next_prev_hash(&mut c).await;
 
@@ -214,21 +186,7 @@ async fn survives_bitcoind_outage_and_stall() {
 
     // A stalled node (RPC hangs) does not block the miner's connection either.
     env.standin.stall(Duration::from_secs(2));
-    c.send(OpenStandardMiningChannel {
-        request_id: 3,
-        user_identity: "s1.w3".into(),
-        nominal_hash_rate: 0.0,
-        max_target: [0xff; 32],
-    })
-    .await;
-    c.recv_until(|m| {
-        matches!(
-            m,
-            Message::Mining(MiningMessage::OpenStandardMiningChannelSuccess(_))
-        )
-        .then_some(())
-    })
-    .await;
+    c.open_standard("s1.w3", 0.0).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,8 +11,7 @@ use std::time::Duration;
 
 use pool::accounting::MemorySink;
 use pool::config::PoolConfig;
-use sv2_codec::mining::OpenStandardMiningChannel;
-use sv2_codec::{Message, MiningMessage, Protocol};
+use sv2_codec::Protocol;
 use test_utils::bitcoind::{StandIn, StandInConfig};
 use test_utils::fixtures::{regtest_address, Authority, PoolToml};
 use test_utils::sv2_client::Client;
@@ -36,20 +35,8 @@ fn config(
 /// Opens a standard channel; returns the first byte of its extranonce prefix (the node id).
 async fn node_of_channel(c: &mut Client) -> u8 {
     c.setup(common::STANDARD_JOBS).await;
-    c.send(OpenStandardMiningChannel {
-        request_id: 1,
-        user_identity: "site.rig".into(),
-        nominal_hash_rate: 0.0,
-        max_target: [0xff; 32],
-    })
-    .await;
-    c.recv_until(|m| match m {
-        Message::Mining(MiningMessage::OpenStandardMiningChannelSuccess(s)) => {
-            s.extranonce_prefix.first().copied()
-        }
-        _ => None,
-    })
-    .await
+    let opened = c.open_standard("site.rig", 0.0).await;
+    opened.extranonce_prefix.first().copied().expect("a prefix")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,7 +5,7 @@ mod common;
 use std::time::Duration;
 
 use common::{start_on, Client};
-use sv2_codec::mining::{OpenExtendedMiningChannel, SubmitSharesExtended};
+use sv2_codec::mining::SubmitSharesExtended;
 use sv2_codec::{Message, MiningMessage};
 use sv2_mining::share::ExtendedJobHasher;
 use sv2_mining::target::Target;
@@ -37,25 +37,13 @@ async fn found_block_reaches_the_secondary_node() {
 
     let mut c = Client::connect(&env).await;
     c.setup(0).await;
-    c.send(OpenExtendedMiningChannel {
-        request_id: 1,
-        user_identity: "s.x".into(),
-        nominal_hash_rate: 0.0,
-        max_target: [0xff; 32],
-        min_extranonce_size: 4,
-    })
-    .await;
-    let (channel_id, target, prefix, size) = c
-        .recv_until(|m| match m {
-            Message::Mining(MiningMessage::OpenExtendedMiningChannelSuccess(s)) => Some((
-                s.channel_id,
-                Target::from_le_bytes(s.target),
-                s.extranonce_prefix,
-                s.extranonce_size as usize,
-            )),
-            _ => None,
-        })
-        .await;
+    let opened = c.open_extended("s.x", 4).await;
+    let (channel_id, target, prefix, size) = (
+        opened.channel_id,
+        Target::from_le_bytes(opened.target),
+        opened.extranonce_prefix,
+        opened.extranonce_size as usize,
+    );
     let job = c
         .recv_until(|m| match m {
             Message::Mining(MiningMessage::NewExtendedMiningJob(j)) => Some(j),

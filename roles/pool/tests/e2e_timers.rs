@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::{start, Client, STANDARD_JOBS};
-use sv2_codec::mining::{OpenStandardMiningChannel, SubmitSharesStandard};
+use sv2_codec::mining::SubmitSharesStandard;
 use sv2_codec::{Message, MiningMessage};
 use sv2_mining::share::StandardJobHasher;
 use sv2_mining::target::Target;
@@ -27,34 +27,9 @@ async fn open_standard(
     nominal_hash_rate: f32,
 ) -> (u32, Target, StandardJobHasher, u32, u32, u32, Target) {
     c.setup(STANDARD_JOBS).await;
-    c.send(OpenStandardMiningChannel {
-        request_id: 1,
-        user_identity: "siteT.rig1".into(),
-        nominal_hash_rate,
-        max_target: [0xff; 32],
-    })
-    .await;
-    let (channel_id, target) = c
-        .recv_until(|m| match m {
-            Message::Mining(MiningMessage::OpenStandardMiningChannelSuccess(s)) => {
-                Some((s.channel_id, Target::from_le_bytes(s.target)))
-            }
-            _ => None,
-        })
-        .await;
-    let job = c
-        .recv_until(|m| match m {
-            Message::Mining(MiningMessage::NewMiningJob(j)) => Some(j),
-            _ => None,
-        })
-        .await;
-    let tip = c
-        .recv_until(|m| match m {
-            Message::Mining(MiningMessage::SetNewPrevHash(p)) => Some(p),
-            _ => None,
-        })
-        .await;
-    assert_eq!(tip.job_id, job.job_id);
+    let opened = c.open_standard("siteT.rig1", nominal_hash_rate).await;
+    let (channel_id, target) = (opened.channel_id, Target::from_le_bytes(opened.target));
+    let (job, tip) = c.next_standard_job().await;
     let network = Target::from_compact(tip.nbits).expect("valid nbits");
     let hasher = StandardJobHasher::new(tip.prev_hash, job.merkle_root, tip.nbits);
     (
