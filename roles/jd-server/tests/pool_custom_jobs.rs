@@ -238,20 +238,7 @@ async fn pools_without_job_declaration_refuse_work_selection() {
     }
     // Custom jobs on a connection that did not negotiate work selection.
     let mut c = Client::connect(pool.local_addr, auth.xonly, Protocol::Mining, 0).await;
-    c.send(OpenExtendedMiningChannel {
-        request_id: 1,
-        user_identity: "a.b".into(),
-        nominal_hash_rate: 1e6,
-        max_target: [0xff; 32],
-        min_extranonce_size: 4,
-    })
-    .await;
-    let open = c
-        .recv_until(|m| match m {
-            Message::Mining(Mm::OpenExtendedMiningChannelSuccess(s)) => Some(s),
-            _ => None,
-        })
-        .await;
+    let open = c.open_extended("a.b", 4).await;
     c.send(sv2_codec::mining::SetCustomMiningJob {
         channel_id: open.channel_id,
         request_id: 5,
