@@ -170,7 +170,6 @@ pub struct MiningSession {
     outcomes: Vec<ShareOutcome>,
 }
 
-/// Unix time in milliseconds (channels check ntime against it).
 /// The channel's view of a `SubmitSharesExtended` (borrows its extranonce).
 fn extended_submit(s: &SubmitSharesExtended) -> SubmitExtended<'_> {
     SubmitExtended {
@@ -184,6 +183,7 @@ fn extended_submit(s: &SubmitSharesExtended) -> SubmitExtended<'_> {
     }
 }
 
+/// Unix time in milliseconds (channels check ntime against it).
 fn unix_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -364,14 +364,8 @@ impl MiningSession {
     }
 
     /// Reports an accepted share to the observer, if any.
-    fn observe(
-        &self,
-        channel_id: u32,
-        job_id: u32,
-        miner_extranonce: &[u8],
-        header: (u32, u32, u32),
-        outcome: &ShareOutcome,
-    ) {
+    fn observe(&self, s: &SubmitExtended<'_>, outcome: &ShareOutcome) {
+        let (channel_id, job_id, miner_extranonce) = (s.channel_id, s.job_id, s.extranonce);
         let (Some(observer), Some(accepted)) = (&self.settings.share_observer, outcome.accepted())
         else {
             return;
@@ -401,15 +395,14 @@ impl MiningSession {
         let Some((template_id, extranonce)) = found else {
             return;
         };
-        let (version, ntime, nonce) = header;
         observer.accepted(ObservedShare {
             channel_id,
             worker: ch.worker.clone(),
             template_id,
             extranonce,
-            version,
-            ntime,
-            nonce,
+            version: s.version,
+            ntime: s.ntime,
+            nonce: s.nonce,
             hash: accepted.hash,
         });
     }
@@ -721,9 +714,9 @@ impl MiningSession {
         }
         let validation = started.elapsed().div_f64(run.len().max(1) as f64);
         let mut result = Ok(());
-        for (s, outcome) in run.iter().zip(outcomes.drain(..)) {
+        for (s, outcome) in shares.iter().zip(outcomes.drain(..)) {
             let started = Instant::now();
-            self.conclude_extended(s, outcome, now, out, solutions);
+            self.conclude(s, outcome, now, out, solutions);
             metrics::histogram!("pool_share_validation_seconds")
                 .record((validation + started.elapsed()).as_secs_f64());
             result = self.check_invalid_rate(now);
@@ -1088,21 +1081,7 @@ impl MiningSession {
             },
             _ => ShareOutcome::Rejected(sv2_mining::channel::ShareError::InvalidChannelId),
         };
-        self.observe(
-            s.channel_id,
-            s.job_id,
-            &[],
-            (s.version, s.ntime, s.nonce),
-            &outcome,
-        );
-        self.finish(
-            s.channel_id,
-            s.sequence_number,
-            outcome,
-            now,
-            out,
-            solutions,
-        );
+        self.conclude(&share.as_extended(), outcome, now, out, solutions);
         metrics::histogram!("pool_share_validation_seconds")
             .record(started.elapsed().as_secs_f64());
     }
@@ -1115,35 +1094,30 @@ impl MiningSession {
         solutions: &mut Vec<BlockSolution>,
     ) {
         let started = Instant::now();
+        let share = extended_submit(&s);
         let outcome = match self.channels.get_mut(&s.channel_id) {
             Some(Channel {
                 kind: Kind::Extended(c),
                 ..
-            }) => c.validate_share(&extended_submit(&s), unix_ms()),
+            }) => c.validate_share(&share, unix_ms()),
             _ => ShareOutcome::Rejected(sv2_mining::channel::ShareError::InvalidChannelId),
         };
-        self.conclude_extended(&s, outcome, now, out, solutions);
+        self.conclude(&share, outcome, now, out, solutions);
         metrics::histogram!("pool_share_validation_seconds")
             .record(started.elapsed().as_secs_f64());
     }
 
-    /// An extended share's verdict to the share observer, then its reply, acknowledgement and
-    /// accounting.
-    fn conclude_extended(
+    /// A share's verdict to the share observer, then its reply, acknowledgement and
+    /// accounting. `s` holds the submitted fields (a standard share's with no extranonce).
+    fn conclude(
         &mut self,
-        s: &SubmitSharesExtended,
+        s: &SubmitExtended<'_>,
         outcome: ShareOutcome,
         now: Instant,
         out: &mut Vec<Message>,
         solutions: &mut Vec<BlockSolution>,
     ) {
-        self.observe(
-            s.channel_id,
-            s.job_id,
-            &s.extranonce,
-            (s.version, s.ntime, s.nonce),
-            &outcome,
-        );
+        self.observe(s, &outcome);
         self.finish(
             s.channel_id,
             s.sequence_number,

@@ -241,6 +241,22 @@ pub struct SubmitStandard {
     pub version: u32,
 }
 
+impl SubmitStandard {
+    /// The same fields as an extended submission with an empty miner extranonce: a standard
+    /// channel's prefix is its whole extranonce.
+    pub fn as_extended(&self) -> SubmitExtended<'static> {
+        SubmitExtended {
+            channel_id: self.channel_id,
+            sequence_number: self.sequence_number,
+            job_id: self.job_id,
+            nonce: self.nonce,
+            ntime: self.ntime,
+            version: self.version,
+            extranonce: &[],
+        }
+    }
+}
+
 /// `SubmitSharesExtended`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SubmitExtended<'a> {
