@@ -27,10 +27,7 @@ use pool::template::TemplateUpdate;
 use sv2_codec::job_declaration::DeclareMiningJob;
 use sv2_codec::mining::SetCustomMiningJob;
 use sv2_mining::channel::custom::CoinbaseSplit;
-use sv2_mining::channel::JobTemplate;
 use sv2_mining::coinbase::{witness_reserved_value, CoinbaseBuilder, CoinbaseParts, Payout};
-use sv2_mining::merkle::merkle_path_for_coinbase;
-use sv2_mining::target::Target;
 
 /// Where the reward goes and how the extranonce is laid out in the current mode.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,6 +87,9 @@ pub enum BuildError {
     /// A template field is out of range.
     #[error("template field out of range: {0}")]
     Range(&'static str),
+    /// The template does not make a job (bits, times).
+    #[error(transparent)]
+    Template(#[from] pool::jobs::JobError),
 }
 
 impl JdcJob {
@@ -140,33 +140,7 @@ impl JdcJob {
             extranonce_len: d,
             has_witness_commitment: upstream.has_witness_commitment,
         };
-        let merkle_path = merkle_path_for_coinbase(&t.txids());
-        let network_target = Target::from_compact(t.bits).ok_or(BuildError::Range("bits"))?;
-        let channel_template = JobTemplate {
-            template_id: seq,
-            future: false,
-            version: t.version,
-            coinbase: Arc::new(downstream.clone()),
-            merkle_path: merkle_path.clone().into(),
-        };
-        let pool_job = PoolJob {
-            template_id: seq,
-            new_tip: update.new_tip,
-            height: t.height,
-            version: t.version,
-            prev_hash: t.previousblockhash.to_raw_hash().to_byte_array(),
-            nbits: t.bits,
-            network_target,
-            min_ntime: u32::try_from(t.mintime).map_err(|_| BuildError::Range("mintime"))?,
-            ntime: u32::try_from(t.curtime).map_err(|_| BuildError::Range("curtime"))?,
-            coinbase: downstream,
-            merkle_path,
-            coinbase_value: t.coinbasevalue,
-            fees: t.total_fees(),
-            template: t.clone(),
-            channel_template,
-            received_at: update.received_at,
-        };
+        let pool_job = PoolJob::from_template(update, seq, downstream)?;
         Ok(JdcJob {
             pool_job: Arc::new(pool_job),
             epoch,

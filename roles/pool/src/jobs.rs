@@ -102,33 +102,46 @@ pub fn build_job(
         builder = builder.witness_commitment(ScriptBuf::from_bytes(wc.clone()));
     }
     let coinbase = builder.build()?;
-    let merkle_path = merkle_path_for_coinbase(&t.txids());
-    let network_target = Target::from_compact(t.bits).ok_or(JobError::Bits(t.bits))?;
-    let channel_template = JobTemplate {
-        template_id: update.id,
-        future: false,
-        version: t.version,
-        coinbase: Arc::new(coinbase.clone()),
-        merkle_path: merkle_path.clone().into(),
-    };
-    Ok(PoolJob {
-        channel_template,
-        received_at: update.received_at,
-        template_id: update.id,
-        new_tip: update.new_tip,
-        height: t.height,
-        version: t.version,
-        prev_hash: t.previousblockhash.to_raw_hash().to_byte_array(),
-        nbits: t.bits,
-        network_target,
-        min_ntime: u32::try_from(t.mintime).map_err(|_| JobError::Range("mintime"))?,
-        ntime: u32::try_from(t.curtime).map_err(|_| JobError::Range("curtime"))?,
-        coinbase,
-        merkle_path,
-        coinbase_value: t.coinbasevalue,
-        fees: t.total_fees(),
-        template: t.clone(),
-    })
+    PoolJob::from_template(update, update.id, coinbase)
+}
+
+impl PoolJob {
+    /// The job for template `update` with `coinbase` (built for it), known to channels as
+    /// `template_id`.
+    pub fn from_template(
+        update: &TemplateUpdate,
+        template_id: u64,
+        coinbase: CoinbaseParts,
+    ) -> Result<PoolJob, JobError> {
+        let t = &update.template;
+        let merkle_path = merkle_path_for_coinbase(&t.txids());
+        let network_target = Target::from_compact(t.bits).ok_or(JobError::Bits(t.bits))?;
+        let channel_template = JobTemplate {
+            template_id,
+            future: false,
+            version: t.version,
+            coinbase: Arc::new(coinbase.clone()),
+            merkle_path: merkle_path.clone().into(),
+        };
+        Ok(PoolJob {
+            channel_template,
+            received_at: update.received_at,
+            template_id,
+            new_tip: update.new_tip,
+            height: t.height,
+            version: t.version,
+            prev_hash: t.previousblockhash.to_raw_hash().to_byte_array(),
+            nbits: t.bits,
+            network_target,
+            min_ntime: u32::try_from(t.mintime).map_err(|_| JobError::Range("mintime"))?,
+            ntime: u32::try_from(t.curtime).map_err(|_| JobError::Range("curtime"))?,
+            coinbase,
+            merkle_path,
+            coinbase_value: t.coinbasevalue,
+            fees: t.total_fees(),
+            template: t.clone(),
+        })
+    }
 }
 
 /// Payout scripts from configured addresses, checked against the node's network.
