@@ -14,16 +14,7 @@ use tokio::task::JoinHandle;
 use crate::config::JdcConfig;
 use crate::runtime::{JdcStats, Mode, Runtime, RuntimeIo};
 
-/// Why the client could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    /// Bad configuration value.
-    #[error("{0}")]
-    Config(String),
-    /// The own node could not be used.
-    #[error("bitcoind: {0}")]
-    Node(String),
-}
+pub use role_kit::StartError;
 
 /// A running job declarator client. Dropping it stops it.
 pub struct JdcHandle {

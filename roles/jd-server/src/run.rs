@@ -15,19 +15,7 @@ use crate::policy::PayoutPolicy;
 use crate::server::serve;
 use crate::session::{Context, JdsStats};
 
-/// Why the server could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    /// Bad configuration value.
-    #[error("{0}")]
-    Config(String),
-    /// The node could not be used.
-    #[error("bitcoind: {0}")]
-    Node(String),
-    /// The listening socket could not be opened.
-    #[error(transparent)]
-    Listen(#[from] role_kit::net::ListenError),
-}
+pub use role_kit::StartError;
 
 /// A running job declarator server. Dropping it stops it and closes its connections.
 pub struct JdsHandle {

@@ -25,24 +25,7 @@ use crate::session::{ChannelAllocator, SessionSettings};
 use crate::template::{NodeState, TemplateSource, TemplateTiming};
 use crate::work_journal::WorkJournal;
 
-/// Why the pool could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    /// Bad configuration value.
-    #[error("{0}")]
-    Config(String),
-    /// The node could not be used.
-    #[error("bitcoind: {0}")]
-    Node(String),
-    /// The listening socket could not be opened.
-    #[error("cannot listen on {addr}: {detail}")]
-    Listen {
-        /// Address.
-        addr: SocketAddr,
-        /// Error.
-        detail: String,
-    },
-}
+pub use role_kit::StartError;
 
 /// A running pool.
 pub struct PoolHandle {
@@ -175,16 +158,12 @@ pub async fn start_pool(
     .map_err(|e| StartError::Config(format!("config key `mining.extranonce_size`: {e}")))?;
     let allocator = Arc::new(ChannelAllocator::new(extranonce));
 
-    let listener = bind_listener(cfg.server.listen, cfg.server.reuse_port).map_err(|e| {
-        StartError::Listen {
-            addr: cfg.server.listen,
-            detail: e.to_string(),
-        }
-    })?;
-    let local_addr = listener.local_addr().map_err(|e| StartError::Listen {
+    let listen_error = |e: std::io::Error| role_kit::net::ListenError {
         addr: cfg.server.listen,
         detail: e.to_string(),
-    })?;
+    };
+    let listener = bind_listener(cfg.server.listen, cfg.server.reuse_port).map_err(listen_error)?;
+    let local_addr = listener.local_addr().map_err(listen_error)?;
 
     let mut tasks = Vec::new();
     let (source, mut templates, node_state) = TemplateSource::new(

@@ -10,6 +10,7 @@
 //!   runtime, the Prometheus endpoint and the shutdown signal.
 //! * [`net`]: the SV2 listener side: its config section ([`listener_section!`]), Noise
 //!   server keys from config, binding, writing message batches, why a connection ended.
+//! * [`start`]: [`StartError`], why a role could not start.
 #![deny(missing_docs)]
 
 pub mod cli;
@@ -17,8 +18,10 @@ pub mod config;
 pub mod defaults;
 pub mod net;
 pub mod node;
+pub mod start;
 
 pub use config::ConfigError;
+pub use start::StartError;
 
 // Lets the macros' `role_kit::...` paths (serde attributes cannot take `$crate`) resolve in
 // this crate's own tests.

@@ -60,13 +60,8 @@ pub const MAX_UPSTREAM_PAYLOAD: usize = 1 << 20;
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     /// The SV1 listening socket could not be opened.
-    #[error("cannot listen on {addr}: {detail}")]
-    Listen {
-        /// Address.
-        addr: SocketAddr,
-        /// Error.
-        detail: String,
-    },
+    #[error(transparent)]
+    Listen(#[from] role_kit::net::ListenError),
     /// Invalid extranonce layout.
     #[error("extranonce layout: {0}")]
     Extranonce(String),
@@ -201,16 +196,7 @@ enum Control {
 pub async fn start_translator(settings: Settings) -> Result<TranslatorHandle, StartError> {
     let bridge = Bridge::new(BridgeSettings::from_settings(&settings))
         .map_err(|e| StartError::Extranonce(e.to_string()))?;
-    let listener = TcpListener::bind(settings.listen)
-        .await
-        .map_err(|e| StartError::Listen {
-            addr: settings.listen,
-            detail: e.to_string(),
-        })?;
-    let local_addr = listener.local_addr().map_err(|e| StartError::Listen {
-        addr: settings.listen,
-        detail: e.to_string(),
-    })?;
+    let (listener, local_addr) = role_kit::net::bind(settings.listen).await?;
     let settings = Arc::new(settings);
     let (events_tx, events_rx) = mpsc::channel(EVENT_QUEUE);
     let (frames_tx, frames_rx) = mpsc::channel(UPSTREAM_QUEUE);
