@@ -4,7 +4,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use node_rpc::NodeClient;
 use pool::accounting::{LogSink, WorkSink};
 use pool::block::BlockSubmitter;
 use pool::template::{TemplateSource, TemplateTiming};
@@ -61,10 +60,7 @@ impl Drop for JdcHandle {
 /// Starts the client: checks the own node and the solo address, starts the template source,
 /// the downstream listener and the control loop (which connects the first upstream).
 pub async fn start_jdc(cfg: JdcConfig) -> Result<JdcHandle, StartError> {
-    let node = NodeClient::new(cfg.node_config()).map_err(|e| StartError::Node(e.to_string()))?;
-    let (_, network) = role_kit::node::wait_for_node(&node)
-        .await
-        .map_err(StartError::Node)?;
+    let (node, _, network) = role_kit::node::connect_node(cfg.node_config()).await?;
     let solo = role_kit::node::address_on_network(
         "solo.address",
         &cfg.solo.address,

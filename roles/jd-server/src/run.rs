@@ -4,7 +4,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use node_rpc::NodeClient;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -60,10 +59,7 @@ pub async fn start_jds(cfg: JdsConfig) -> Result<JdsHandle, StartError> {
         )
         .map_err(StartError::Config)?,
     );
-    let node = NodeClient::new(cfg.node_config()).map_err(|e| StartError::Node(e.to_string()))?;
-    let (_, network) = role_kit::node::wait_for_node(&node)
-        .await
-        .map_err(StartError::Node)?;
+    let (node, _, network) = role_kit::node::connect_node(cfg.node_config()).await?;
     let address = role_kit::node::address_on_network(
         "coinbase.pool_payout_address",
         &cfg.coinbase.pool_payout_address,

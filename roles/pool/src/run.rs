@@ -116,7 +116,6 @@ pub async fn start_pool(
         Duration::from_secs(cfg.server.cert_validity_secs),
     );
 
-    let node = NodeClient::new(cfg.node_config()).map_err(|e| StartError::Node(e.to_string()))?;
     let secondaries = cfg
         .secondary_node_configs()
         .into_iter()
@@ -125,9 +124,7 @@ pub async fn start_pool(
         .map_err(|e| StartError::Node(e.to_string()))?;
 
     // The payout addresses must belong to the node's network: ask the node (retrying while it starts).
-    let (info, network) = role_kit::node::wait_for_node(&node)
-        .await
-        .map_err(StartError::Node)?;
+    let (node, info, network) = role_kit::node::connect_node(cfg.node_config()).await?;
     if let Ok(n) = node.network_info().await {
         tracing::info!(version = n.version, subversion = %n.subversion, chain = %info.chain, height = info.blocks, "connected to bitcoind");
     }

@@ -1,7 +1,8 @@
 //! The treasury dashboard in a real browser: a pool with a ledger runs against the bitcoind
 //! stand-in, a CPU miner finds blocks on two sites, and headless Chromium loads the dashboard
 //! (with the access token) from the pool's HTTP port. The figures in the rendered DOM must
-//! match the ledger; a screenshot is saved to `target/treasury-dashboard.png`.
+//! match the ledger; a screenshot is saved to `target/tmp/treasury-dashboard.png` (Cargo's
+//! `CARGO_TARGET_TMPDIR`, wherever the target directory is).
 //! Skipped, with a message, only where `/usr/bin/chromium` is absent.
 
 mod treasury_support;
@@ -195,8 +196,7 @@ async fn dashboard_in_headless_chromium_matches_the_ledger() {
     );
 
     // Screenshot for people.
-    let shot: PathBuf =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/treasury-dashboard.png");
+    let shot: PathBuf = Path::new(env!("CARGO_TARGET_TMPDIR")).join("treasury-dashboard.png");
     let _ = std::fs::remove_file(&shot);
     let s = shot.display().to_string();
     let out = tokio::task::spawn_blocking(move || {

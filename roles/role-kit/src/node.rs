@@ -174,6 +174,18 @@ pub async fn wait_for_node(
     Ok((info, network))
 }
 
+/// A client for the node of `config`, once the node answers ([`wait_for_node`]): the client,
+/// the node's chain state and its network, or the start error that names the problem.
+pub async fn connect_node(
+    config: NodeConfig,
+) -> Result<(NodeClient, BlockchainInfo, bitcoin::Network), crate::StartError> {
+    let node = NodeClient::new(config).map_err(|e| crate::StartError::Node(e.to_string()))?;
+    let (info, network) = wait_for_node(&node)
+        .await
+        .map_err(crate::StartError::Node)?;
+    Ok((node, info, network))
+}
+
 /// Checks a configured address against the node's network. The error reads
 /// ``config key `key`: ...`` (with `fix` when the network is wrong), as start errors do.
 pub fn address_on_network(
