@@ -24,6 +24,7 @@ mod server;
 mod shared;
 pub mod standin;
 pub mod template;
+pub mod template_provider;
 pub mod txgen;
 pub mod validation;
 

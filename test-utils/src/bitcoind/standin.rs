@@ -258,6 +258,17 @@ impl StandIn {
         self.shared.with_node(|n| n.build_template())
     }
 
+    /// Serves this chain's templates over the Template Distribution protocol (Noise with
+    /// `keys`) on `listen`, as Bitcoin Core's SV2 template provider does; solutions are
+    /// submitted like `submitblock` calls. Stops when the returned handle is dropped.
+    pub async fn start_template_provider(
+        &self,
+        keys: sv2_noise::ServerKeys,
+        listen: SocketAddr,
+    ) -> Result<super::template_provider::TemplateProvider, StandInError> {
+        Ok(super::template_provider::start(self.shared.clone(), keys, listen).await?)
+    }
+
     /// Blocks accepted through `submitblock` (answer `null`), oldest first.
     pub fn submitted_blocks(&self) -> Vec<SubmittedBlock> {
         self.shared.with_node(|n| n.submitted_blocks().to_vec())
