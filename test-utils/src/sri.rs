@@ -1,5 +1,6 @@
-//! SRI's translator (`translator_sv2` 0.6.0, installed by `.ci/run`) in front of a pool, for
-//! the interoperability and side-by-side tests.
+//! SRI's roles as independent peers for the interoperability tests, installed by `.ci/run`:
+//! the translator (`translator_sv2` 0.6.0) in front of a pool, and the pool (`pool_sv2` 0.7.0)
+//! taking templates from a Template Provider.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -24,14 +25,120 @@ impl SriTranslator {
 /// `translator_sv2` (or `$SRI_TRANSLATOR_BIN`). `None` (with a SKIPPED line on stderr) when it
 /// is not installed outside CI; in CI (`$CI` set) a missing binary fails the test.
 pub fn binary() -> Option<PathBuf> {
-    let bin = find_binary("SRI_TRANSLATOR_BIN", "translator_sv2");
+    required_binary(
+        "SRI_TRANSLATOR_BIN",
+        "translator_sv2",
+        "cargo install --locked --no-default-features translator_sv2 --version 0.6.0",
+    )
+}
+
+/// `pool_sv2` (or `$SRI_POOL_BIN`), as [`binary`] finds the translator.
+pub fn pool_binary() -> Option<PathBuf> {
+    required_binary(
+        "SRI_POOL_BIN",
+        "pool_sv2",
+        "apt-get install capnproto && cargo install --locked pool_sv2 --version 0.7.0",
+    )
+}
+
+fn required_binary(env: &str, name: &str, install: &str) -> Option<PathBuf> {
+    let bin = find_binary(env, name);
     if bin.is_none() {
         if std::env::var_os("CI").is_some() {
-            panic!("translator_sv2 not installed: .ci/run must `cargo install translator_sv2 --version 0.6.0`");
+            panic!("{name} not installed: .ci/run must `{install}`");
         }
-        eprintln!("SKIPPED: translator_sv2 (SRI) not installed; run `cargo install --locked --no-default-features translator_sv2 --version 0.6.0`");
+        eprintln!("SKIPPED: {name} (SRI) not installed; run `{install}`");
     }
     bin
+}
+
+/// A running SRI pool; killed when dropped.
+pub struct SriPool {
+    /// Where SV2 clients connect.
+    pub addr: SocketAddr,
+    /// Its log file.
+    pub log: PathBuf,
+    process: Process,
+}
+
+impl SriPool {
+    /// Stops the pool.
+    pub async fn stop(self) {
+        self.process.kill().await;
+    }
+
+    /// The last `lines` lines of its log, for failure messages.
+    pub fn log_tail(&self, lines: usize) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let all: Vec<&str> = text.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+}
+
+/// SRI pool config: listens on `127.0.0.1:port` with the authority key pair
+/// (`authority_public`, `authority_secret`, base58check), pays `reward_script` (a descriptor,
+/// e.g. `addr(...)`), takes templates from the Template Provider at `tp` whose authority key is
+/// `tp_key`; 60 shares a minute expected per channel.
+pub fn pool_config(
+    port: u16,
+    authority_public: &str,
+    authority_secret: &str,
+    reward_script: &str,
+    tp: SocketAddr,
+    tp_key: &str,
+) -> String {
+    format!(
+        r#"
+authority_public_key = "{authority_public}"
+authority_secret_key = "{authority_secret}"
+cert_validity_sec = 3600
+listen_address = "127.0.0.1:{port}"
+coinbase_reward_script = "{reward_script}"
+server_id = 1
+pool_signature = "SRI interop"
+shares_per_minute = 60.0
+share_batch_size = 1
+
+[template_provider_type.Sv2Tp]
+address = "{tp}"
+public_key = "{tp_key}"
+"#
+    )
+}
+
+/// Starts `bin` with [`pool_config`] in a temporary directory named after `tag` and waits until
+/// it listens; panics if it does not.
+pub async fn start_pool(
+    bin: &std::path::Path,
+    tag: &str,
+    authority: (&str, &str),
+    reward_script: &str,
+    tp: SocketAddr,
+    tp_key: &str,
+) -> SriPool {
+    let dir = std::env::temp_dir().join(format!("{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let port = free_port();
+    let cfg_path = dir.join("pool.toml");
+    let text = pool_config(port, authority.0, authority.1, reward_script, tp, tp_key);
+    std::fs::write(&cfg_path, text).expect("write config");
+    let log = dir.join("pool.log");
+    let _ = std::fs::remove_file(&log);
+    let args = [
+        std::ffi::OsStr::new("-c"),
+        cfg_path.as_os_str(),
+        std::ffi::OsStr::new("-f"),
+        log.as_os_str(),
+    ];
+    let process = Process::spawn(bin, args, &dir).expect("start pool_sv2");
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let pool = SriPool { addr, log, process };
+    assert!(
+        wait_for_port(addr, Duration::from_secs(20)).await,
+        "pool_sv2 did not start listening; log:\n{}",
+        pool.log_tail(40)
+    );
+    pool
 }
 
 /// SRI translator config: SV1 on `127.0.0.1:port`, one aggregated upstream channel to the
