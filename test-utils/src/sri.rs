@@ -52,17 +52,17 @@ fn required_binary(env: &str, name: &str, install: &str) -> Option<PathBuf> {
     bin
 }
 
-/// A running SRI pool; killed when dropped.
-pub struct SriPool {
-    /// Where SV2 clients connect.
+/// A running SRI role (pool or job declarator client); killed when dropped.
+pub struct SriRole {
+    /// Where SV2 clients (miners) connect.
     pub addr: SocketAddr,
     /// Its log file.
     pub log: PathBuf,
     process: Process,
 }
 
-impl SriPool {
-    /// Stops the pool.
+impl SriRole {
+    /// Stops the process.
     pub async fn stop(self) {
         self.process.kill().await;
     }
@@ -115,14 +115,106 @@ pub async fn start_pool(
     reward_script: &str,
     tp: SocketAddr,
     tp_key: &str,
-) -> SriPool {
+) -> SriRole {
+    let port = free_port();
+    let text = pool_config(port, authority.0, authority.1, reward_script, tp, tp_key);
+    spawn_logged(bin, tag, &text, port).await
+}
+
+/// `jd_client_sv2` (or `$SRI_JDC_BIN`), as [`binary`] finds the translator.
+pub fn jdc_binary() -> Option<PathBuf> {
+    required_binary(
+        "SRI_JDC_BIN",
+        "jd_client_sv2",
+        "apt-get install capnproto libcapnp-dev && cargo install --locked --no-default-features jd_client_sv2 --version 0.6.0",
+    )
+}
+
+/// Where SRI's job declarator client mines: one pool + JDS pair sharing `authority_key`.
+pub struct JdcUpstream<'a> {
+    /// The pool.
+    pub pool: SocketAddr,
+    /// The job declarator server.
+    pub jds: SocketAddr,
+    /// Authority public key of both (base58check).
+    pub authority_key: &'a str,
+    /// Channel user identity at the pool.
+    pub user_identity: &'a str,
+}
+
+/// SRI job declarator client config: serves SV2 miners on `127.0.0.1:port` with the authority
+/// key pair `authority` (public, secret), declares full templates from the Template Provider
+/// at `tp` (authority `tp_key`) to `upstream`, and pays `reward_script` with what the pool
+/// leaves.
+pub fn jdc_config(
+    port: u16,
+    authority: (&str, &str),
+    upstream: &JdcUpstream<'_>,
+    reward_script: &str,
+    tp: SocketAddr,
+    tp_key: &str,
+) -> String {
+    format!(
+        r#"
+listening_address = "127.0.0.1:{port}"
+max_supported_version = 2
+min_supported_version = 2
+authority_public_key = "{}"
+authority_secret_key = "{}"
+cert_validity_sec = 3600
+shares_per_minute = 60.0
+share_batch_size = 1
+mode = "FULLTEMPLATE"
+jdc_signature = "SRI JDC interop"
+coinbase_reward_script = "{reward_script}"
+
+[[upstreams]]
+authority_pubkey = "{}"
+pool_address = "{}"
+pool_port = {}
+jds_address = "{}"
+jds_port = {}
+user_identity = "{}"
+
+[template_provider_type.Sv2Tp]
+address = "{tp}"
+public_key = "{tp_key}"
+"#,
+        authority.0,
+        authority.1,
+        upstream.authority_key,
+        upstream.pool.ip(),
+        upstream.pool.port(),
+        upstream.jds.ip(),
+        upstream.jds.port(),
+        upstream.user_identity,
+    )
+}
+
+/// Starts `bin` with [`jdc_config`] (see there) and waits until it listens for miners; panics
+/// if it does not. The returned process is killed when dropped.
+pub async fn start_jdc(
+    bin: &std::path::Path,
+    tag: &str,
+    authority: (&str, &str),
+    upstream: &JdcUpstream<'_>,
+    reward_script: &str,
+    tp: SocketAddr,
+    tp_key: &str,
+) -> SriRole {
+    let port = free_port();
+    let text = jdc_config(port, authority, upstream, reward_script, tp, tp_key);
+    spawn_logged(bin, tag, &text, port).await
+}
+
+/// Writes `config` into a temporary directory named after `tag`, starts `bin -c <config> -f
+/// <log>` there and waits (20 s) until `127.0.0.1:port` accepts connections.
+async fn spawn_logged(bin: &std::path::Path, tag: &str, config: &str, port: u16) -> SriRole {
     let dir = std::env::temp_dir().join(format!("{tag}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
-    let port = free_port();
-    let cfg_path = dir.join("pool.toml");
-    let text = pool_config(port, authority.0, authority.1, reward_script, tp, tp_key);
-    std::fs::write(&cfg_path, text).expect("write config");
-    let log = dir.join("pool.log");
+    let cfg_path = dir.join("config.toml");
+    std::fs::write(&cfg_path, config).expect("write config");
+    let log = dir.join("role.log");
     let _ = std::fs::remove_file(&log);
     let args = [
         std::ffi::OsStr::new("-c"),
@@ -130,15 +222,17 @@ pub async fn start_pool(
         std::ffi::OsStr::new("-f"),
         log.as_os_str(),
     ];
-    let process = Process::spawn(bin, args, &dir).expect("start pool_sv2");
+    let process =
+        Process::spawn(bin, args, &dir).unwrap_or_else(|e| panic!("start {}: {e}", bin.display()));
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let pool = SriPool { addr, log, process };
+    let role = SriRole { addr, log, process };
     assert!(
         wait_for_port(addr, Duration::from_secs(20)).await,
-        "pool_sv2 did not start listening; log:\n{}",
-        pool.log_tail(40)
+        "{} did not start listening; log:\n{}",
+        bin.display(),
+        role.log_tail(40)
     );
-    pool
+    role
 }
 
 /// SRI translator config: SV1 on `127.0.0.1:port`, one aggregated upstream channel to the

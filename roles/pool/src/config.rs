@@ -154,7 +154,8 @@ pub struct MiningConfig {
     pub version_rolling_mask: String,
     /// Total extranonce bytes in the coinbase (prefix we assign + bytes the client rolls).
     pub extranonce_size: u8,
-    /// Extranonce bytes left to extended-channel clients (translators subdivide them).
+    /// Extranonce bytes left to extended-channel clients (translators and job declarator
+    /// clients subdivide them; default 12).
     pub client_extranonce_size: u8,
     /// Send one SubmitShares.Success per this many accepted shares on a channel...
     pub share_ack_batch: u32,
@@ -222,7 +223,9 @@ impl Default for MiningConfig {
             max_difficulty: defaults::max_difficulty(),
             version_rolling_mask: defaults::version_rolling_mask(),
             extranonce_size: 16,
-            client_extranonce_size: 8,
+            // 12 leaves 4 prefix bytes (node id + a 3-byte channel counter) and fits what SRI's
+            // job declarator client asks for (3 bytes of its own + 8 for its miners).
+            client_extranonce_size: 12,
             share_ack_batch: defaults::share_ack_batch(),
             share_ack_interval_ms: defaults::share_ack_interval_ms(),
         }
@@ -395,7 +398,7 @@ impl PoolConfig {
             return Err(ConfigError::new(
                 "mining.client_extranonce_size",
                 "must be >= 2 and leave at least 4 bytes of mining.extranonce_size for the pool's prefix",
-                "use e.g. extranonce_size = 16, client_extranonce_size = 8",
+                "use e.g. extranonce_size = 16, client_extranonce_size = 12",
             ));
         }
         if m.share_ack_batch == 0 {
