@@ -1,5 +1,7 @@
-//! A raw SV2 client over the real Noise transport for the roles' end-to-end tests: send any
-//! message, receive and decode the next one. Failures panic (this is test code).
+//! A raw SV2 peer over the real Noise transport for the roles' end-to-end tests: send any
+//! message, receive and decode the next one. `send`/`recv` and the helpers panic on failure
+//! (this is test code); `try_send`/`try_recv`/`next_message` return errors for peers that must
+//! outlive a broken connection (the stand-in's template provider, crash tests).
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -26,17 +28,22 @@ pub struct Client {
 }
 
 impl Client {
+    /// Wraps an established Noise connection (either side) speaking `protocol`.
+    pub fn from_connection(conn: sv2_noise::NoiseConnection, protocol: Protocol) -> Client {
+        Client {
+            conn,
+            protocol,
+            buf: BytesMut::new(),
+        }
+    }
+
     /// Connects to `addr` and completes the Noise handshake against `key`.
     pub async fn connect_only(addr: SocketAddr, key: XOnlyPublicKey, protocol: Protocol) -> Client {
         let tcp = TcpStream::connect(addr).await.expect("tcp");
         let conn = sv2_noise::connect(tcp, key, Duration::from_secs(5))
             .await
             .expect("handshake");
-        Client {
-            conn,
-            protocol,
-            buf: BytesMut::new(),
-        }
+        Client::from_connection(conn, protocol)
     }
 
     /// Connects, completes the handshake and a SetupConnection with `flags` (expects
@@ -67,20 +74,54 @@ impl Client {
 
     /// Sends a message.
     pub async fn send(&mut self, m: impl Into<Message>) {
+        if let Err(e) = self.try_send(m).await {
+            panic!("{e}");
+        }
+    }
+
+    /// Sends a message; the error says whether encoding or sending failed.
+    pub async fn try_send(&mut self, m: impl Into<Message>) -> Result<(), String> {
         self.buf.clear();
-        m.into().encode_frame(&mut self.buf).expect("encode");
-        self.conn.send(&self.buf[..]).await.expect("send");
+        m.into()
+            .encode_frame(&mut self.buf)
+            .map_err(|e| format!("encode: {e}"))?;
+        self.conn
+            .send(&self.buf[..])
+            .await
+            .map_err(|e| format!("send: {e}"))
     }
 
     /// Next message (panics after 20 s or when the connection ends).
     pub async fn recv(&mut self) -> Message {
-        let bytes = tokio::time::timeout(RECV_WAIT, self.conn.recv())
+        match self.try_recv(RECV_WAIT).await {
+            Ok(m) => m,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// Next message within `wait`; an error when none comes, the connection ends or the
+    /// frame does not decode.
+    pub async fn try_recv(&mut self, wait: Duration) -> Result<Message, String> {
+        tokio::time::timeout(wait, self.next_message())
             .await
-            .expect("message within 20 s")
-            .expect("transport ok")
-            .expect("connection open");
-        let frame = Frame::from_bytes(bytes).expect("frame");
-        Message::from_frame(self.protocol, &frame).expect("decodes")
+            .map_err(|_| format!("no message within {wait:?}"))??
+            .ok_or_else(|| "connection closed".to_owned())
+    }
+
+    /// Next message, however long it takes; `None` when the peer closed the connection.
+    pub async fn next_message(&mut self) -> Result<Option<Message>, String> {
+        let Some(bytes) = self
+            .conn
+            .recv()
+            .await
+            .map_err(|e| format!("transport: {e}"))?
+        else {
+            return Ok(None);
+        };
+        let frame = Frame::from_bytes(bytes).map_err(|e| format!("frame: {e}"))?;
+        Message::from_frame(self.protocol, &frame)
+            .map(Some)
+            .map_err(|e| format!("decode: {e}"))
     }
 
     /// Next message that `f` accepts, skipping others.

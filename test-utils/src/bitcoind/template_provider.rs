@@ -22,13 +22,12 @@ use bitcoin::block::{Header, Version as BlockVersion};
 use bitcoin::consensus::{deserialize, serialize};
 use bitcoin::hashes::Hash;
 use bitcoin::{Amount, Block, Transaction, TxMerkleNode, TxOut};
-use bytes::BytesMut;
 use sv2_codec::common::{SetupConnectionError, SetupConnectionSuccess};
 use sv2_codec::template_distribution::{
     NewTemplate, RequestTransactionDataError, RequestTransactionDataSuccess, SetNewPrevHash,
     SubmitSolution,
 };
-use sv2_codec::{CommonMessage, Frame, Message, Protocol, TemplateDistributionMessage as Tdp};
+use sv2_codec::{CommonMessage, Message, Protocol, TemplateDistributionMessage as Tdp};
 use sv2_noise::{NoiseConnection, ServerKeys};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -37,6 +36,7 @@ use super::chain::SubmitResult;
 use super::shared::Shared;
 use super::template::{refresh_merkle_root, BlockTemplate};
 use super::validation::bip34_prefix;
+use crate::sv2_client::Client;
 
 /// How often a connection looks for a new tip.
 const TIP_POLL: Duration = Duration::from_millis(20);
@@ -71,6 +71,8 @@ pub(crate) async fn start(
         let mut connections = tokio::task::JoinSet::new();
         loop {
             let Ok((tcp, peer)) = listener.accept().await else {
+                // Out of descriptors or the like: do not spin.
+                tokio::time::sleep(Duration::from_millis(10)).await;
                 continue;
             };
             let (shared, keys) = (shared.clone(), keys.clone());
@@ -93,8 +95,7 @@ pub(crate) async fn start(
 
 /// One pool's connection.
 struct Session {
-    conn: NoiseConnection,
-    buf: BytesMut,
+    peer: Client,
     next_id: u64,
     templates: HashMap<u64, BlockTemplate>,
     order: std::collections::VecDeque<u64>,
@@ -102,14 +103,7 @@ struct Session {
 
 impl Session {
     async fn send(&mut self, m: impl Into<Message>) -> Result<(), String> {
-        self.buf.clear();
-        m.into()
-            .encode_frame(&mut self.buf)
-            .map_err(|e| format!("encode: {e}"))?;
-        self.conn
-            .send(&self.buf[..])
-            .await
-            .map_err(|e| format!("send: {e}"))
+        self.peer.try_send(m).await
     }
 
     /// The current template as a future template plus the SetNewPrevHash activating it.
@@ -182,8 +176,7 @@ impl Session {
 
 async fn serve(conn: NoiseConnection, shared: &Shared) -> Result<(), String> {
     let mut s = Session {
-        conn,
-        buf: BytesMut::new(),
+        peer: Client::from_connection(conn, Protocol::TemplateDistribution),
         next_id: 1,
         templates: HashMap::new(),
         order: Default::default(),
@@ -192,13 +185,10 @@ async fn serve(conn: NoiseConnection, shared: &Shared) -> Result<(), String> {
     let mut tick = tokio::time::interval(TIP_POLL);
     loop {
         tokio::select! {
-            frame = s.conn.recv() => {
-                let Some(bytes) = frame.map_err(|e| format!("receive: {e}"))? else {
+            message = s.peer.next_message() => {
+                let Some(message) = message? else {
                     return Ok(());
                 };
-                let frame = Frame::from_bytes(bytes).map_err(|e| format!("frame: {e}"))?;
-                let message = Message::from_frame(Protocol::TemplateDistribution, &frame)
-                    .map_err(|e| format!("decode: {e}"))?;
                 match message {
                     Message::Common(CommonMessage::SetupConnection(m)) => {
                         if m.protocol != Protocol::TemplateDistribution || m.min_version > 2 {

@@ -7,10 +7,9 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use bytes::BytesMut;
 use sv2_codec::common::SetupConnection;
 use sv2_codec::mining::{OpenStandardMiningChannel, SubmitSharesStandard};
-use sv2_codec::{CommonMessage, Frame, Message, MiningMessage, Protocol};
+use sv2_codec::{CommonMessage, Message, MiningMessage, Protocol};
 use sv2_mining::share::StandardJobHasher;
 use sv2_mining::target::Target;
 use sv2_noise::secp256k1::XOnlyPublicKey;
@@ -31,8 +30,7 @@ struct Tip {
 
 /// One mining channel.
 pub struct Miner {
-    conn: sv2_noise::NoiseConnection,
-    buf: BytesMut,
+    peer: test_utils::sv2_client::Client,
     channel_id: u32,
     target: Target,
     jobs: HashMap<u32, Job>,
@@ -56,8 +54,7 @@ impl Miner {
             .await
             .map_err(|e| format!("noise: {e}"))?;
         let mut m = Miner {
-            conn,
-            buf: BytesMut::new(),
+            peer: test_utils::sv2_client::Client::from_connection(conn, Protocol::Mining),
             channel_id: 0,
             target: Target::from_le_bytes([0xff; 32]),
             jobs: HashMap::new(),
@@ -107,24 +104,11 @@ impl Miner {
     }
 
     async fn send(&mut self, msg: impl Into<Message>) -> Result<(), String> {
-        self.buf.clear();
-        msg.into()
-            .encode_frame(&mut self.buf)
-            .map_err(|e| format!("encode: {e}"))?;
-        self.conn
-            .send(&self.buf[..])
-            .await
-            .map_err(|e| format!("send: {e}"))
+        self.peer.try_send(msg).await
     }
 
     async fn recv(&mut self) -> Result<Message, String> {
-        let bytes = tokio::time::timeout(Duration::from_secs(15), self.conn.recv())
-            .await
-            .map_err(|_| "no message within 15 s".to_owned())?
-            .map_err(|e| format!("transport: {e}"))?
-            .ok_or("connection closed")?;
-        let frame = Frame::from_bytes(bytes).map_err(|e| format!("frame: {e}"))?;
-        Message::from_frame(Protocol::Mining, &frame).map_err(|e| format!("decode: {e}"))
+        self.peer.try_recv(Duration::from_secs(15)).await
     }
 
     fn apply(&mut self, m: Message) {
